@@ -1,0 +1,200 @@
+"""Benchmarks that print figures (never timed tests): ``smets-emu bench codec``.
+
+The codec benchmark runs over the whole RTDS corpus and reports frames per second for
+parse-only, parse+verify and build+sign, and the ratio of parse+verify to the bare
+``cryptography`` cost of the same signature and MAC checks, measured in the same run:
+ECDSA verifications with the DER signatures and public keys ready, and for each MAC the KDF
+and the GCM tag with the shared secret ready (the codec caches it per key pair too). Each
+figure is the best of ``passes`` passes, which is the least disturbed by the rest of the
+machine.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.concatkdf import ConcatKDFHash
+
+import gbcs
+from gbcs import security
+from gbcs.crypto import KDF_ALGORITHM_ID
+from gbcs.errors import GbcsError
+from gbcs.keystore import InMemoryKeyStore, KeyUsage
+from gbcs.security import Check
+
+
+class CorpusError(Exception):
+    """The corpus directory is missing or unusable."""
+
+
+@dataclass(frozen=True)
+class CodecFigures:
+    frames: int
+    signatures: int
+    macs: int
+    parse_seconds: float
+    verify_seconds: float
+    build_seconds: float
+    bare_seconds: float
+    built_signed: int
+    built_maced: int
+
+    @property
+    def ratio(self) -> float:
+        return self.verify_seconds / self.bare_seconds
+
+    def to_json(self) -> dict:
+        return {
+            "frames": self.frames,
+            "signatures_checked": self.signatures,
+            "macs_checked": self.macs,
+            "parse_only_frames_per_second": round(self.frames / self.parse_seconds),
+            "parse_verify_frames_per_second": round(self.frames / self.verify_seconds),
+            "build_sign_frames_per_second": round(self.frames / self.build_seconds),
+            "frames_signed_in_build": self.built_signed,
+            "frames_maced_in_build": self.built_maced,
+            "parse_verify_ms_per_pass": round(self.verify_seconds * 1000, 2),
+            "bare_cryptography_ms_per_pass": round(self.bare_seconds * 1000, 2),
+            "parse_verify_over_bare_cryptography": round(self.ratio, 2),
+        }
+
+    def to_text(self) -> str:
+        figures = self.to_json()
+        return "\n".join(
+            [
+                f"GBCS codec over the RTDS corpus: {self.frames} frames, {self.signatures} "
+                f"signatures and {self.macs} MACs checked per pass (best of the passes, one core)",
+                f"  parse only          {figures['parse_only_frames_per_second']:>10,} frames/s",
+                f"  parse + verify      {figures['parse_verify_frames_per_second']:>10,} frames/s"
+                f"   ({figures['parse_verify_ms_per_pass']} ms per pass)",
+                f"  build + sign        {figures['build_sign_frames_per_second']:>10,} frames/s"
+                f"   ({self.built_signed} signed, {self.built_maced} MACed per pass)",
+                f"  bare cryptography   {figures['bare_cryptography_ms_per_pass']:>10} ms per pass"
+                " (the same signature and MAC checks)",
+                f"  parse + verify / bare cryptography = {self.ratio:.2f}x",
+            ]
+        )
+
+
+def load_corpus(corpus: Path) -> tuple[list[bytes], InMemoryKeyStore]:
+    """The corpus's messages as bytes and its key store.
+
+    Raises:
+        CorpusError: no messages, or the key store cannot be read.
+    """
+    files = sorted((corpus / "messages").glob("*/*.HEX"))
+    if not files:
+        raise CorpusError(f"no messages under {corpus / 'messages'} (expected */*.HEX)")
+    try:
+        keystore = InMemoryKeyStore.from_directory(corpus / "keystore")
+        messages = [bytes.fromhex(file.read_text()) for file in files]
+    except (GbcsError, OSError, ValueError) as error:
+        raise CorpusError(str(error)) from error
+    return messages, keystore
+
+
+def run_codec_benchmark(corpus: Path, passes: int = 5) -> CodecFigures:
+    messages, keystore = load_corpus(corpus)
+    frames = [gbcs.decode(message) for message in messages]
+    for frame in frames:  # warm the key store's caches: keys are built once, secrets per pair
+        security.verify(frame, keystore)
+
+    def parse() -> None:
+        for message in messages:
+            gbcs.decode(message)
+
+    def parse_and_verify() -> None:
+        for message in messages:
+            security.verify(gbcs.decode(message), keystore)
+
+    build, signed, maced = _build_and_sign(frames, keystore)
+    bare, signatures, macs = _bare_cryptography(frames, keystore)
+    return CodecFigures(
+        frames=len(messages),
+        signatures=signatures,
+        macs=macs,
+        parse_seconds=_best(parse, passes),
+        verify_seconds=_best(parse_and_verify, passes),
+        build_seconds=_best(build, passes),
+        bare_seconds=_best(bare, passes),
+        built_signed=signed,
+        built_maced=maced,
+    )
+
+
+def _best(work: Callable[[], None], passes: int) -> float:
+    best = float("inf")
+    for _ in range(passes):
+        start = time.perf_counter()
+        work()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def _build_and_sign(frames, keystore) -> tuple[Callable[[], None], int, int]:
+    """Rebuild every frame from typed values: signed where the corpus frame is signed and the
+    originator's private key is held, MACed likewise, then encoded."""
+    plans = []
+    for frame in frames:
+        if isinstance(frame, gbcs.Block):
+            continue
+        key = keystore.private_key(frame.originator, KeyUsage.DS) if frame.signature else None
+        mac = frame.mac is not None and security.check_mac(frame, keystore) is Check.VALID
+        typed = dataclasses.replace(frame, signature=None, mac=None)
+        plans.append((typed, key, mac))
+
+    def build() -> None:
+        for typed, key, mac in plans:
+            frame = typed
+            if key is not None:
+                frame = security.sign(frame, key)
+            if mac:
+                frame = security.add_mac(frame, keystore)
+            gbcs.encode(frame)
+
+    signed = sum(key is not None for _, key, _ in plans)
+    maced = sum(mac for _, _, mac in plans)
+    return build, signed, maced
+
+
+def _bare_cryptography(frames, keystore) -> tuple[Callable[[], None], int, int]:
+    """The signature and MAC checks parse+verify makes, as bare ``cryptography`` calls."""
+    ecdsa = ec.ECDSA(hashes.SHA256())
+    signatures, macs = [], []
+    for frame in frames:
+        if isinstance(frame, gbcs.Block):
+            continue
+        apdu, signed_end = frame.general_signing_apdu()
+        if frame.signature is not None:
+            public_key = keystore.public_key(frame.originator, KeyUsage.DS)
+            if public_key is not None:
+                der = encode_dss_signature(int.from_bytes(frame.signature[:32], "big"),
+                                           int.from_bytes(frame.signature[32:], "big"))  # fmt: skip
+                signatures.append((public_key, der, apdu[1:signed_end]))
+        if frame.mac is not None:
+            parties = security.mac_parties(frame, keystore)
+            secret = None if parties is None else keystore.shared_secret(*parties)
+            if secret is not None:
+                other_info = (KDF_ALGORITHM_ID + frame.originator + bytes((9, frame.cra))
+                              + frame.originator_counter.to_bytes(8, "big") + frame.recipient)  # fmt: skip
+                iv = frame.originator + frame.invocation_counter.to_bytes(4, "big")
+                aad = bytes((frame.security_control,)) + bytes(5) + apdu
+                macs.append((secret, other_info, iv, aad, frame.mac))
+
+    def bare() -> None:
+        for public_key, der, data in signatures:
+            public_key.verify(der, data, ecdsa)
+        for secret, other_info, iv, aad, tag in macs:
+            key = ConcatKDFHash(hashes.SHA256(), 16, other_info).derive(secret)
+            if AESGCM(key).encrypt(iv, b"", aad)[:12] != tag:
+                raise AssertionError("the bare MAC check disagrees with the corpus")
+
+    return bare, len(signatures), len(macs)

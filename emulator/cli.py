@@ -1,0 +1,177 @@
+"""The ``smets-emu`` command line: parse arguments, call the library, print.
+
+Exit status: 0 success; 1 ``--check`` found a message that failed; 2 a usage error, an
+unreadable input or key store (the message says which).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+from gbcs.describe import describe, to_text
+from gbcs.errors import KeyStoreError
+from gbcs.keystore import InMemoryKeyStore
+from gbcs.types import EUI64
+
+EXIT_OK, EXIT_CHECK_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+class InputError(Exception):
+    """An input cannot be read or is neither hex text nor a binary message."""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.run(args)
+    except BrokenPipeError:  # `smets-emu decode ... | head`: the reader left, not an error
+        sys.stderr.close()
+        return EXIT_OK
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="smets-emu", description="Emulator of GB smart-metering device firmware (GBCS)."
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    decode = commands.add_parser(
+        "decode",
+        help="decode GBCS messages, check signatures and MACs, decrypt, re-encode",
+        description="Decode GBCS messages. An INPUT is a file of hex text, a binary file, a "
+        "directory (every file in it, recursively), or - for hex text on stdin.",
+    )
+    decode.add_argument("inputs", nargs="+", metavar="INPUT")
+    decode.add_argument("--keystore", type=Path, metavar="DIR",
+                        help="certificates and keys, <eui>-ds|ka|pp-ka.pem|key as in RTDS")  # fmt: skip
+    decode.add_argument("--broker", type=_eui64, metavar="EUI64",
+                        help="the Access Control Broker (default: the key store's only party "
+                        "with that role)")  # fmt: skip
+    decode.add_argument("--json", action="store_true", help="print one JSON object per message")
+    decode.add_argument("--check", action="store_true",
+                        help="exit 1 if a message does not decode, does not re-encode byte for "
+                        "byte, or has an invalid signature, MAC or encrypted block")  # fmt: skip
+    decode.set_defaults(run=_run_decode)
+
+    bench = commands.add_parser("bench", help="measure performance")
+    bench_commands = bench.add_subparsers(dest="bench", required=True, metavar="BENCHMARK")
+    codec = bench_commands.add_parser(
+        "codec", help="frames per second: parse, parse+verify, build+sign, against bare cryptography"
+    )
+    codec.add_argument("--corpus", type=Path, default=Path("../shared/rtds"), metavar="DIR",
+                       help="the RTDS corpus (messages/ and keystore/); default ../shared/rtds")  # fmt: skip
+    codec.add_argument("--passes", type=_positive, default=5,
+                       help="timed passes over the corpus; the best is reported (default 5)")  # fmt: skip
+    codec.add_argument("--json", action="store_true", help="print the figures as one JSON object")
+    codec.set_defaults(run=_run_bench_codec)
+    return parser
+
+
+def _eui64(text: str) -> EUI64:
+    try:
+        return EUI64(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def _run_decode(args: argparse.Namespace) -> int:
+    keystore = None
+    if args.keystore is not None:
+        try:
+            keystore = InMemoryKeyStore.from_directory(args.keystore)
+        except KeyStoreError as error:
+            print(f"smets-emu decode: {error}", file=sys.stderr)
+            return EXIT_USAGE
+    failed = unreadable = False
+    for name, data in _read_inputs(args.inputs):
+        if isinstance(data, InputError):
+            unreadable = True
+            if args.json:
+                print(json.dumps({"input": name, "ok": False, "error": str(data)}))
+            else:
+                print(f"{name}\n  error                 {data}")
+            continue
+        description = describe(data, name, keystore, broker=args.broker)
+        failed |= not description.passes_check
+        print(json.dumps(description.to_json()) if args.json else to_text(description))
+        if not args.json:
+            print()
+    if unreadable:
+        return EXIT_USAGE
+    return EXIT_CHECK_FAILED if args.check and failed else EXIT_OK
+
+
+def _read_inputs(inputs: Sequence[str]) -> Iterator[tuple[str, bytes | InputError]]:
+    for item in inputs:
+        if item == "-":
+            yield "-", _message_bytes(sys.stdin.buffer.read(), "-", text_only=True)
+            continue
+        path = Path(item)
+        if path.is_dir():
+            files = sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith("."))
+            if not files:
+                yield item, InputError(f"{item}: directory holds no files")
+            for file in files:
+                yield str(file), _read_file(file)
+        else:
+            yield item, _read_file(path)
+
+
+def _read_file(path: Path) -> bytes | InputError:
+    try:
+        raw = path.read_bytes()
+    except OSError as error:
+        return InputError(f"cannot read {path}: {error.strerror}")
+    return _message_bytes(raw, str(path), text_only=False)
+
+
+_HEX_DIGITS = frozenset(b"0123456789abcdefABCDEF")
+_WHITESPACE = frozenset(b" \t\r\n")
+
+
+def _message_bytes(raw: bytes, name: str, *, text_only: bool) -> bytes | InputError:
+    """Hex text (whitespace allowed) or, for files, the raw bytes of a binary message. A GBCS
+    message starts with DD or DF, never with printable ASCII, so the two cannot be confused."""
+    if not raw.strip():
+        return InputError(f"{name}: empty input")
+    looks_like_text = 0x20 <= raw[0] < 0x7F or raw[0] in _WHITESPACE
+    if not looks_like_text and not text_only:
+        return raw
+    digits = bytes(byte for byte in raw if byte not in _WHITESPACE)
+    for position, byte in enumerate(digits):
+        if byte not in _HEX_DIGITS:
+            return InputError(f"{name}: not hex text: {chr(byte)!r} after {position} hex digits")
+    if len(digits) % 2:
+        return InputError(f"{name}: odd number of hex digits ({len(digits)})")
+    return bytes.fromhex(digits.decode("ascii"))
+
+
+def _run_bench_codec(args: argparse.Namespace) -> int:
+    from .benchmarks import CorpusError, run_codec_benchmark
+
+    try:
+        figures = run_codec_benchmark(args.corpus, passes=args.passes)
+    except CorpusError as error:
+        print(f"smets-emu bench codec: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    print(json.dumps(figures.to_json(), indent=2) if args.json else figures.to_text())
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

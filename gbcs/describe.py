@@ -1,0 +1,252 @@
+"""One message, described: everything ``smets-emu decode`` prints, as plain data.
+
+``describe`` never raises for bad input: a message that does not decode is described by its
+error. It checks signature and MAC, decrypts encrypted blocks when the key store allows, and
+re-encodes the frame to say whether the codec reproduces the input byte for byte.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from . import security
+from .catalogue import CATALOGUE
+from .encryption import decrypt_block, find_encrypted_blocks, payload_key
+from .errors import AuthenticationFailed, DecodeError, GbcsError, KeyStoreError
+from .frame import Block, Frame, decode, encode
+from .keystore import KeyStore
+from .security import Check
+
+__all__ = ["Description", "EncryptedBlockReport", "describe"]
+
+
+@dataclass(frozen=True, slots=True)
+class EncryptedBlockReport:
+    kind: str  # "dlms" or "gbz"
+    offset: int  # of the security control byte, in the content
+    status: Check  # valid, invalid or no-key
+    plaintext: bytes | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "offset": self.offset,
+            "status": self.status.value,
+            "plaintext_hex": None if self.plaintext is None else self.plaintext.hex().upper(),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Description:
+    """What one input holds. ``ok`` is False when it does not decode; ``error`` says why."""
+
+    input: str
+    ok: bool
+    error: str | None = None
+    message: Frame | Block | None = None
+    signature: Check = Check.ABSENT
+    mac: Check = Check.ABSENT
+    encrypted_blocks: tuple[EncryptedBlockReport, ...] = ()
+    encryption_error: str | None = None
+    roundtrip: bool = False
+
+    @property
+    def passes_check(self) -> bool:
+        """What ``--check`` demands: decoded, byte-exact, and nothing invalid."""
+        return (
+            self.ok
+            and self.roundtrip
+            and Check.INVALID not in (self.signature, self.mac)
+            and self.encryption_error is None
+            and all(block.status != Check.INVALID for block in self.encrypted_blocks)
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        """One JSON object (the ``--json`` line): the keys are a stable interface."""
+        message = self.message
+        out: dict[str, Any] = {
+            "input": self.input,
+            "ok": self.ok,
+            "error": self.error,
+            "form": None,
+            "cra": None,
+            "message_code": None,
+            "use_case": None,
+            "originator": None,
+            "recipient": None,
+            "counter": None,
+            "date_time": None,
+            "other_information": None,
+            "signature": self.signature.value,
+            "mac": self.mac.value,
+            "encrypted_blocks": [block.to_json() for block in self.encrypted_blocks],
+            "encryption_error": self.encryption_error,
+            "roundtrip": self.roundtrip,
+            "payload_hex": None,
+        }
+        if message is None:
+            return out
+        row = CATALOGUE.get(message.message_code)
+        info = message.other_information
+        out.update(
+            form=message.form.value,
+            cra=message.cra.name.lower(),
+            message_code=message.message_code,
+            use_case=None if row is None else row.name,
+            originator=str(message.originator),
+            recipient=str(message.recipient),
+            counter=message.originator_counter,
+            date_time=None if message.date_time is None else message.date_time.isoformat(),
+            other_information={
+                "supplementary_remote_party_id": _text(info.supplementary_remote_party_id),
+                "supplementary_remote_party_counter": info.supplementary_remote_party_counter,
+                "supplementary_originator_counter": info.supplementary_originator_counter,
+                "remote_party_certificate_hex": _hex(info.remote_party_certificate),
+            },
+        )
+        if isinstance(message, Frame):
+            out["payload_hex"] = message.content.hex().upper()
+        else:
+            out.update(
+                payload_hex=message.data.hex().upper(),
+                block={
+                    "number": message.block_number,
+                    "last": message.last,
+                    "streaming": message.streaming,
+                    "window": message.window,
+                    "acknowledged": message.acknowledged_block_number,
+                },
+            )
+        return out
+
+
+def describe(data: bytes, name: str, keystore: KeyStore | None = None, *,
+             broker: bytes | None = None) -> Description:  # fmt: skip
+    """Decode, check, decrypt and re-encode one message.
+
+    Args:
+        data: the message bytes.
+        name: what to call the input in the description (a file name, ``-``).
+        keystore: keys for the signature, MAC and decryption; None checks nothing.
+        broker: the Access Control Broker's EUI-64, if the key store does not say.
+    """
+    try:
+        message = decode(data)
+    except DecodeError as error:
+        return Description(input=name, ok=False, error=f"{type(error).__name__}: {error}")
+    try:
+        roundtrip = encode(message) == data
+    except GbcsError:
+        roundtrip = False
+    if isinstance(message, Block):
+        return Description(input=name, ok=True, message=message, roundtrip=roundtrip)
+    if keystore is not None:
+        verdict = security.verify(message, keystore, broker=broker)
+        signature, mac = verdict.signature, verdict.mac
+    else:
+        signature = Check.ABSENT if message.signature is None else Check.NO_KEY
+        mac = Check.ABSENT if message.mac is None else Check.NO_KEY
+    blocks, encryption_error = _decrypt_all(message, keystore)
+    return Description(
+        input=name,
+        ok=True,
+        message=message,
+        signature=signature,
+        mac=mac,
+        encrypted_blocks=blocks,
+        encryption_error=encryption_error,
+        roundtrip=roundtrip,
+    )
+
+
+def _decrypt_all(frame: Frame, keystore: KeyStore | None):
+    try:
+        found = find_encrypted_blocks(frame)
+    except DecodeError as error:
+        return (), f"payload structure: {error}"
+    if not found:
+        return (), None
+    key = None
+    if keystore is not None:
+        try:
+            key = payload_key(frame, keystore)
+        except KeyStoreError:
+            key = None
+    reports = []
+    for block in found:
+        if key is None:
+            reports.append(EncryptedBlockReport(block.kind, block.offset, Check.NO_KEY, None))
+            continue
+        try:
+            plaintext = decrypt_block(frame, block, key)
+        except AuthenticationFailed:
+            reports.append(EncryptedBlockReport(block.kind, block.offset, Check.INVALID, None))
+        else:
+            reports.append(EncryptedBlockReport(block.kind, block.offset, Check.VALID, plaintext))
+    return tuple(reports), None
+
+
+def _text(value: object) -> str | None:
+    return None if value is None else str(value)
+
+
+def _hex(value: bytes | None) -> str | None:
+    return None if value is None else value.hex().upper()
+
+
+def to_text(description: Description) -> str:
+    """The readable, indented tree ``smets-emu decode`` prints without ``--json``."""
+    lines = [description.input]
+
+    def row(label: str, value: object, indent: int = 1) -> None:
+        lines.append(f"{'  ' * indent}{label:<22}{value}")
+
+    if not description.ok:
+        row("error", description.error)
+        return "\n".join(lines)
+    message = description.message
+    assert message is not None
+    row("form", message.form.value)
+    row("cra", message.cra.name.lower())
+    use = CATALOGUE.get(message.message_code)
+    name = "unknown message code" if use is None else f"{use.label} ({use.title})"
+    row("message code", f"0x{message.message_code:04X} {name}")
+    row("originator", message.originator)
+    row("recipient", message.recipient)
+    row("originator counter", message.originator_counter)
+    row("date-time", "absent" if message.date_time is None else message.date_time.isoformat())
+    info = message.other_information
+    for label, value in (
+        ("supp. remote party", info.supplementary_remote_party_id),
+        ("supp. party counter", info.supplementary_remote_party_counter),
+        ("supp. orig. counter", info.supplementary_originator_counter),
+        ("remote party cert.", _hex(info.remote_party_certificate)),
+    ):
+        if value is not None:
+            row(label, value)
+    if isinstance(message, Block):
+        flags = ", ".join(name for name, on in (("last", message.last),
+                                                ("streaming", message.streaming)) if on)  # fmt: skip
+        row("block", f"{message.block_number} ({flags or 'more follow'}), window "
+                     f"{message.window}, acknowledges {message.acknowledged_block_number}")  # fmt: skip
+        row("block data", f"{len(message.data)} bytes")
+        lines.extend(_hex_lines(message.data))
+    else:
+        row("signature", description.signature.value)
+        row("mac", description.mac.value)
+        row(f"payload ({len(message.content)} bytes)", "")
+        lines.extend(_hex_lines(message.content))
+        if description.encryption_error:
+            row("encrypted blocks", description.encryption_error)
+        for block in description.encrypted_blocks:
+            row(f"encrypted {block.kind} block", f"at payload byte {block.offset}: {block.status.value}")
+            if block.plaintext is not None:
+                lines.extend(_hex_lines(block.plaintext, indent=3))
+    row("round trip", "byte-exact" if description.roundtrip else "DIFFERS from the input")
+    return "\n".join(lines)
+
+
+def _hex_lines(data: bytes, indent: int = 2) -> list[str]:
+    text = data.hex().upper()
+    return [f"{'  ' * indent}{text[i : i + 64]}" for i in range(0, len(text), 64)]

@@ -1,0 +1,43 @@
+"""Shared fixtures. The reference corpus (../shared/rtds, beside the repository) is the truth
+the codec is tested against; it is read in place and never copied."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, settings
+
+from gbcs.keystore import InMemoryKeyStore
+
+RTDS = Path(os.environ.get("SMETS_EMU_RTDS", Path(__file__).resolve().parents[2] / "shared" / "rtds"))
+CORPUS_FILES = sorted((RTDS / "messages").glob("*/*.HEX"))
+# A collection error, never a silent skip: without the corpus the suite proves nothing.
+assert CORPUS_FILES, f"no reference corpus at {RTDS} (set SMETS_EMU_RTDS to its directory)"
+
+# Bounded fuzzing: CI runs the "ci" profile; HYPOTHESIS_PROFILE=deep searches longer.
+settings.register_profile("ci", max_examples=1000, deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow])  # fmt: skip
+settings.register_profile("deep", max_examples=20_000, deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow])  # fmt: skip
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+
+def corpus_id(path: Path) -> str:
+    return f"{path.parent.name}/{path.name}"
+
+
+def read_corpus_file(path: Path) -> bytes:
+    return bytes.fromhex(path.read_text())
+
+
+@pytest.fixture(scope="session")
+def keystore() -> InMemoryKeyStore:
+    return InMemoryKeyStore.from_directory(RTDS / "keystore")
+
+
+@pytest.fixture(scope="session")
+def corpus() -> dict[str, bytes]:
+    """Every corpus message by ``folder/file`` name."""
+    return {corpus_id(path): read_corpus_file(path) for path in CORPUS_FILES}
