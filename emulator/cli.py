@@ -12,7 +12,7 @@ import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from gbcs.describe import describe, to_text
+from gbcs.describe import Describer, Description, to_text
 from gbcs.errors import KeyStoreError
 from gbcs.keystore import InMemoryKeyStore
 from gbcs.types import EUI64
@@ -97,20 +97,17 @@ def _run_decode(args: argparse.Namespace) -> int:
         except KeyStoreError as error:
             print(f"smets-emu decode: {error}", file=sys.stderr)
             return EXIT_USAGE
+    describer = Describer(keystore, broker=args.broker)
     failed = unreadable = False
     for name, data in _read_inputs(args.inputs):
         if isinstance(data, InputError):
             unreadable = True
-            if args.json:
-                print(json.dumps({"input": name, "ok": False, "error": str(data)}))
-            else:
-                print(f"{name}\n  error                 {data}")
-            continue
-        description = describe(data, name, keystore, broker=args.broker)
-        failed |= not description.passes_check
-        print(json.dumps(description.to_json()) if args.json else to_text(description))
-        if not args.json:
-            print()
+            descriptions = [Description(input=name, ok=False, error=str(data))]
+        else:
+            descriptions = describer.describe(data, name)
+        for description in descriptions:
+            failed |= not description.passes_check
+            print(json.dumps(description.to_json()) if args.json else to_text(description) + "\n")
     if unreadable:
         return EXIT_USAGE
     return EXIT_CHECK_FAILED if args.check and failed else EXIT_OK

@@ -13,12 +13,13 @@ from typing import Any
 from . import security
 from .catalogue import CATALOGUE
 from .encryption import decrypt_block, find_encrypted_blocks, payload_key
-from .errors import AuthenticationFailed, DecodeError, GbcsError, KeyStoreError
+from .blocks import Reassembler
+from .errors import AuthenticationFailed, DecodeError, GbcsError, KeyStoreError, ReassemblyError
 from .frame import Block, Frame, decode, encode
 from .keystore import KeyStore
 from .security import Check
 
-__all__ = ["Description", "EncryptedBlockReport", "describe"]
+__all__ = ["Description", "Describer", "EncryptedBlockReport", "describe", "to_text"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,6 +159,32 @@ def describe(data: bytes, name: str, keystore: KeyStore | None = None, *,
         encryption_error=encryption_error,
         roundtrip=roundtrip,
     )
+
+
+class Describer:
+    """Describes messages one after another, reassembling General Block Transfers on the way:
+    the block that completes a message is followed by a description of the whole message."""
+
+    def __init__(self, keystore: KeyStore | None = None, *, broker: bytes | None = None) -> None:
+        self.keystore = keystore
+        self.broker = broker
+        self._reassembler = Reassembler()
+
+    def describe(self, data: bytes, name: str) -> list[Description]:
+        """The description of ``data`` and, if it completed a block transfer, of the whole."""
+        description = describe(data, name, self.keystore, broker=self.broker)
+        if not isinstance(description.message, Block):
+            return [description]
+        try:
+            whole = self._reassembler.add(description.message)
+        except ReassemblyError as error:
+            failed = Description(input=f"{name} (reassembly)", ok=False,
+                                 error=f"ReassemblyError: {error}")  # fmt: skip
+            return [description, failed]
+        if whole is None:
+            return [description]
+        return [description, describe(whole, f"{name} (reassembled)", self.keystore,
+                                      broker=self.broker)]  # fmt: skip
 
 
 def _decrypt_all(frame: Frame, keystore: KeyStore | None):

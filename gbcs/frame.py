@@ -211,14 +211,7 @@ class Frame:
     wire: tuple[bytes, int] | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        if not isinstance(self.cra, Cra):
-            object.__setattr__(self, "cra", Cra(self.cra))
-        for name in ("originator", "recipient"):
-            value = getattr(self, name)
-            if not isinstance(value, EUI64):
-                object.__setattr__(self, name, EUI64(value))
-        if not 0 <= self.originator_counter < _U64_LIMIT:
-            raise ValueError(f"originator counter {self.originator_counter!r} is not 64 bits")
+        _check_header(self)
         if self.signature is not None and len(self.signature) != 64:
             raise ValueError(f"a signature is 64 bytes (r ‖ s), got {len(self.signature)}")
         if self.mac is not None and len(self.mac) != grammar.MAC_SIZE:
@@ -276,14 +269,7 @@ class Block:
     lengths: Lengths = field(default=_MINIMAL, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        if not isinstance(self.cra, Cra):
-            object.__setattr__(self, "cra", Cra(self.cra))
-        for name in ("originator", "recipient"):
-            value = getattr(self, name)
-            if not isinstance(value, EUI64):
-                object.__setattr__(self, name, EUI64(value))
-        if not 0 <= self.originator_counter < _U64_LIMIT:
-            raise ValueError(f"originator counter {self.originator_counter!r} is not 64 bits")
+        _check_header(self)
         if not 0 <= self.window <= 0x3F:
             raise ValueError(f"window {self.window} is not 0-63")
         for name in ("block_number", "acknowledged_block_number"):
@@ -301,6 +287,18 @@ class Block:
     @property
     def block_control(self) -> int:
         return (0x80 if self.last else 0) | (0x40 if self.streaming else 0) | self.window
+
+
+def _check_header(message: Frame | Block) -> None:
+    """The header fields Frame and Block share: typed, and in range (raises ValueError)."""
+    if not isinstance(message.cra, Cra):
+        object.__setattr__(message, "cra", Cra(message.cra))
+    for name in ("originator", "recipient"):
+        value = getattr(message, name)
+        if not isinstance(value, EUI64):
+            object.__setattr__(message, name, EUI64(value))
+    if not 0 <= message.originator_counter < _U64_LIMIT:
+        raise ValueError(f"originator counter {message.originator_counter!r} is not 64 bits")
 
 
 def decode(data: bytes) -> Frame | Block:

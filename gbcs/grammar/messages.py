@@ -46,15 +46,23 @@ def _transaction_and_parties() -> list:
     ]
 
 
+def _other_information() -> list:
+    """Other Information (primer §5 row 6) as length-prefixed bytes; ``OtherInformation``
+    below reads inside them. The offset is kept for errors found there."""
+    return [
+        "other_information_length"
+        / Default(BerLength("other-information length"), len_(this.other_information)),
+        "other_information_offset" / Tell,
+        "other_information" / Octets(this.other_information_length, "other information"),
+    ]
+
+
 # General Signing APDU, primer §5. The signed bytes run from the transaction-id length up to
 # the end of the content (primer §8.2): `signed_end` marks where the signature element starts.
 GeneralSigning = Struct(
     Tag(bytes((GENERAL_SIGNING_TAG,)), "general-signing tag"),
     *_transaction_and_parties(),
-    "other_information_length"
-    / Default(BerLength("other-information length"), len_(this.other_information)),
-    "other_information_offset" / Tell,
-    "other_information" / Octets(this.other_information_length, "other information"),
+    *_other_information(),
     "content_length" / Default(BerLength("content length"), len_(this.content)),
     "content" / Octets(this.content_length, "content"),
     "signed_end" / Tell,
@@ -102,10 +110,7 @@ GeneralCiphering = Struct(
 GeneralBlockTransfer = Struct(
     Tag(bytes((GENERAL_CIPHERING_TAG,)), "general-ciphering tag"),
     *_transaction_and_parties(),
-    "other_information_length"
-    / Default(BerLength("other-information length"), len_(this.other_information)),
-    "other_information_offset" / Tell,
-    "other_information" / Octets(this.other_information_length, "other information"),
+    *_other_information(),
     Tag(b"\x00", "key-info (absent in GBCS)"),
     "ciphered_length_offset" / Tell,
     "ciphered_length" / BerLength("ciphered-content length"),  # blocks.py computes and checks it

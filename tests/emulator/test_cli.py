@@ -150,3 +150,22 @@ def test_output_to_a_closed_pipe_is_not_an_error() -> None:
         stderr = process.stderr.read()
         assert process.wait(timeout=60) == 0
     assert b"Traceback" not in stderr
+
+
+def test_blocks_are_reassembled_across_inputs(tmp_path) -> None:
+    import gbcs
+    from gbcs.blocks import segment
+
+    message = bytes.fromhex(ECS42.read_text())
+    paths = []
+    for block in segment(message, 64):
+        path = tmp_path / f"block{block.block_number}.bin"
+        path.write_bytes(gbcs.encode(block))
+        paths.append(str(path))
+    rows = json_lines(smets_emu("decode", "--json", "--check", "--keystore", str(KEYSTORE), *paths))
+    assert [row["form"] for row in rows] == ["general-block-transfer"] * len(paths) + ["general-ciphering"]
+    whole = rows[-1]
+    assert whole["input"].endswith("(reassembled)")
+    assert (whole["signature"], whole["mac"], whole["roundtrip"]) == ("valid", "valid", True)
+    assert rows[0]["block"] == {"number": 1, "last": False, "streaming": False, "window": 0,
+                                "acknowledged": 0}  # fmt: skip
