@@ -24,7 +24,7 @@ from .types import EUI64, Cra, DlmsDateTime
 
 __all__ = ["Block", "Form", "Frame", "OtherInformation", "decode", "encode"]
 
-_EIGHT = 8
+_FIELD = 8  # each supplementary field: an EUI-64 or a 64-bit counter
 _U64_LIMIT = 1 << 64
 
 
@@ -84,7 +84,7 @@ class OtherInformation:
             )
         if all(item is not None for item in tail):
             raise ValueError("GBCS carries a supplementary originator counter or a certificate, not both")
-        if self.remote_party_certificate is not None and len(self.remote_party_certificate) <= _EIGHT:
+        if self.remote_party_certificate is not None and len(self.remote_party_certificate) <= _FIELD:
             raise ValueError("a remote party certificate is a DER X.509 certificate")
 
     def encode(self) -> bytes:
@@ -119,12 +119,12 @@ class OtherInformation:
         parsed = grammar.OtherInformation.parse(data)
         rest = parsed.supplementary
         fields: dict = {}
-        if len(rest) >= _EIGHT:
+        if len(rest) >= _FIELD:
             fields["supplementary_remote_party_id"] = EUI64(rest[:8])
-        if len(rest) >= 2 * _EIGHT:
+        if len(rest) >= 2 * _FIELD:
             fields["supplementary_remote_party_counter"] = int.from_bytes(rest[8:16], "big")
         tail = rest[16:]
-        if len(tail) == _EIGHT:
+        if len(tail) == _FIELD:
             fields["supplementary_originator_counter"] = int.from_bytes(tail, "big")
         elif tail:
             _check_der_certificate(tail, offset + 18)
