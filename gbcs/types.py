@@ -14,7 +14,7 @@ from enum import IntEnum
 
 from .errors import BadDateTime
 
-__all__ = ["Cra", "DlmsDateTime", "EUI64", "Role"]
+__all__ = ["Cra", "DeviceType", "DlmsDateTime", "EUI64", "Role"]
 
 
 class EUI64(bytes):
@@ -53,10 +53,11 @@ class Cra(IntEnum):
 
 
 class Role(IntEnum):
-    """Remote party roles, numbered as the organisational unit (OU) of the RTDS organisation
-    certificates (primer §1, observed): the number a certificate carries for its role.
-    """
+    """Remote Party Role codes: GBCS's RemotePartyRole integers, which are also the OU of an
+    SMKI organisation certificate's subject (primer §1; RTDS key store). Load controller (8)
+    is seen only in RTDS (certificate OU and CS02g/CS02f payloads)."""
 
+    ROOT = 0
     RECOVERY = 1
     SUPPLIER = 2
     NETWORK_OPERATOR = 3
@@ -65,6 +66,19 @@ class Role(IntEnum):
     WAN_PROVIDER = 6
     ISSUING_AUTHORITY = 7
     LOAD_CONTROLLER = 8
+    OTHER = 127
+
+
+class DeviceType(IntEnum):
+    """GBCS DeviceType codes (as in the DER payloads of CS03/CS04 joins)."""
+
+    GSME = 0
+    ESME = 1
+    CHF = 2
+    GPF = 3
+    HCALCS = 4
+    PPMID = 5
+    IHD = 6  # "Type 2" devices: IHDs and other consumer access devices (CAD)
 
 
 # DLMS date-time wildcards and special values (DLMS Blue Book, as summarised in primer §3).
