@@ -105,6 +105,11 @@ def encode_ber_length(value: int, field: str = "length") -> bytes:
     return bytes((0x80 | width,)) + int(value).to_bytes(width, "big")
 
 
+def encode_length(value: int, width: int | None = None) -> bytes:
+    """A BER length in minimal form, or with ``width`` bytes after the first."""
+    return encode_ber_length(value if width is None else Length(value, width))
+
+
 class Length(int):
     """A BER length read in a longer form than needed, which it remembers as ``width`` (the
     number of bytes after the first) so that rebuilding reproduces the exact bytes."""
