@@ -370,23 +370,7 @@ def _load(table: str) -> MappingProxyType:
         devices, critical, encrypted, future, roles = words[:5]
         title = " ".join(words[5:])
         inferred: set[str] = set()
-
-        def flag(column: str, text: str) -> bool | None:
-            if text.endswith("?"):
-                inferred.add(column)
-            return _YES_NO.get(text.rstrip("?"))
-
-        def members(column: str, text: str, names: dict) -> frozenset:
-            found = set()
-            for token in text.split(","):
-                if token in ("-", ""):
-                    continue
-                if token.endswith("?"):
-                    inferred.add(f"{column}={token[:-1]}")
-                found.add(names[token.rstrip("?")])
-            return frozenset(found)
-
-        role_set = members("roles", roles, _ROLES)
+        role_set = _members("roles", roles, _ROLES, inferred)
         code = int(code_text, 16)
         if code in rows:
             raise ValueError(f"message code {code_text} twice in the catalogue")
@@ -397,15 +381,32 @@ def _load(table: str) -> MappingProxyType:
             payload=_PAYLOADS[payload],
             protection=MappingProxyType(protection),
             response_date_time=response_date_time,
-            devices=members("devices", devices, DeviceType.__members__),
-            critical=flag("critical", critical),
-            encrypted_response=flag("encrypted_response", encrypted),
-            future_datable=flag("future_datable", future),
+            devices=_members("devices", devices, DeviceType.__members__, inferred),
+            critical=_flag("critical", critical, inferred),
+            encrypted_response=_flag("encrypted_response", encrypted, inferred),
+            future_datable=_flag("future_datable", future, inferred),
             originator_roles=frozenset() if Cra.ALERT in protection else role_set,
             alert_recipients=role_set if Cra.ALERT in protection else frozenset(),
             inferred=frozenset(inferred),
         )
     return MappingProxyType(rows)
+
+
+def _flag(column: str, text: str, inferred: set[str]) -> bool | None:
+    if text.endswith("?"):
+        inferred.add(column)
+    return _YES_NO.get(text.rstrip("?"))
+
+
+def _members(column: str, text: str, names: dict, inferred: set[str]) -> frozenset:
+    found = set()
+    for token in text.split(","):
+        if token in ("-", ""):
+            continue
+        if token.endswith("?"):
+            inferred.add(f"{column}={token[:-1]}")
+        found.add(names[token.rstrip("?")])
+    return frozenset(found)
 
 
 CATALOGUE: MappingProxyType = _load(_TABLE)

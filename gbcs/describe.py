@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import security
+from .blocks import Reassembler
 from .catalogue import CATALOGUE
 from .encryption import decrypt_block, find_encrypted_blocks, payload_key
-from .blocks import Reassembler
 from .errors import AuthenticationFailed, DecodeError, GbcsError, KeyStoreError, ReassemblyError
 from .frame import Block, Frame, decode, encode
 from .keystore import KeyStore

@@ -9,8 +9,7 @@ import pytest
 import gbcs
 from gbcs.catalogue import CATALOGUE, PayloadKind, Protection
 from gbcs.errors import UnknownMessageCode
-from gbcs.types import DeviceType, Role
-from gbcs.types import Cra
+from gbcs.types import Cra, DeviceType, Role
 
 
 def test_every_corpus_message_code_is_in_the_catalogue(corpus) -> None:
@@ -122,7 +121,7 @@ def test_encrypted_responses_agree_with_the_corpus(corpus) -> None:
     from gbcs.encryption import find_encrypted_blocks
 
     encrypted: dict[int, bool] = {}
-    for name, frame, row in _frames(corpus):
+    for name, frame, _row in _frames(corpus):
         if frame.cra is Cra.RESPONSE and "_SUCCESS_" in name:
             found = bool(find_encrypted_blocks(frame))
             encrypted[frame.message_code] = encrypted.get(frame.message_code, False) or found
