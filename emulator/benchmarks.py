@@ -1,7 +1,8 @@
 """Benchmarks that print figures (never timed tests): ``smets-emu bench codec``.
 
 The codec benchmark runs over the whole RTDS corpus and reports frames per second for
-parse-only, parse+verify and build+sign, and the ratio of parse+verify to the bare
+parse-only, parse+verify, full decode (header, verification and payload) and build+sign,
+and the ratio of parse+verify to the bare
 ``cryptography`` cost of the same signature and MAC checks, measured in the same run:
 ECDSA verifications with the DER signatures and public keys ready, and for each MAC the KDF
 and the GCM tag with the shared secret ready (the codec caches it per key pair too). Each
@@ -28,6 +29,7 @@ from gbcs import security
 from gbcs.crypto import KDF_ALGORITHM_ID
 from gbcs.errors import GbcsError
 from gbcs.keystore import InMemoryKeyStore, KeyUsage
+from gbcs.payload import decode_payload
 from gbcs.security import Check
 
 
@@ -42,6 +44,7 @@ class CodecFigures:
     macs: int
     parse_seconds: float
     verify_seconds: float
+    full_seconds: float
     build_seconds: float
     bare_seconds: float
     built_signed: int
@@ -58,6 +61,7 @@ class CodecFigures:
             "macs_checked": self.macs,
             "parse_only_frames_per_second": round(self.frames / self.parse_seconds),
             "parse_verify_frames_per_second": round(self.frames / self.verify_seconds),
+            "full_decode_frames_per_second": round(self.frames / self.full_seconds),
             "build_sign_frames_per_second": round(self.frames / self.build_seconds),
             "frames_signed_in_build": self.built_signed,
             "frames_maced_in_build": self.built_maced,
@@ -75,6 +79,8 @@ class CodecFigures:
                 f"  parse only          {figures['parse_only_frames_per_second']:>10,} frames/s",
                 f"  parse + verify      {figures['parse_verify_frames_per_second']:>10,} frames/s"
                 f"   ({figures['parse_verify_ms_per_pass']} ms per pass)",
+                f"  full decode         {figures['full_decode_frames_per_second']:>10,} frames/s"
+                "   (header + verify + payload, decrypted where the keys allow)",
                 f"  build + sign        {figures['build_sign_frames_per_second']:>10,} frames/s"
                 f"   ({self.built_signed} signed, {self.built_maced} MACed per pass)",
                 f"  bare cryptography   {figures['bare_cryptography_ms_per_pass']:>10} ms per pass"
@@ -115,6 +121,12 @@ def run_codec_benchmark(corpus: Path, passes: int = 5) -> CodecFigures:
         for message in messages:
             security.verify(gbcs.decode(message), keystore)
 
+    def full_decode() -> None:
+        for message in messages:
+            frame = gbcs.decode(message)
+            security.verify(frame, keystore)
+            decode_payload(frame, keystore)
+
     build, signed, maced = _build_and_sign(frames, keystore)
     bare, signatures, macs = _bare_cryptography(frames, keystore)
     return CodecFigures(
@@ -123,6 +135,7 @@ def run_codec_benchmark(corpus: Path, passes: int = 5) -> CodecFigures:
         macs=macs,
         parse_seconds=_best(parse, passes),
         verify_seconds=_best(parse_and_verify, passes),
+        full_seconds=_best(full_decode, passes),
         build_seconds=_best(build, passes),
         bare_seconds=_best(bare, passes),
         built_signed=signed,

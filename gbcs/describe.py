@@ -17,6 +17,7 @@ from .encryption import decrypt_block, find_encrypted_blocks, payload_key
 from .errors import AuthenticationFailed, DecodeError, GbcsError, KeyStoreError, ReassemblyError
 from .frame import Block, Frame, decode, encode
 from .keystore import KeyStore
+from .payload import Payload, decode_payload, encode_payload
 from .security import Check
 
 __all__ = ["Description", "Describer", "EncryptedBlockReport", "describe", "to_text"]
@@ -51,6 +52,9 @@ class Description:
     encrypted_blocks: tuple[EncryptedBlockReport, ...] = ()
     encryption_error: str | None = None
     roundtrip: bool = False
+    payload: Payload | None = None
+    payload_error: str | None = None
+    payload_roundtrip: bool = False
 
     @property
     def passes_check(self) -> bool:
@@ -61,6 +65,8 @@ class Description:
             and Check.INVALID not in (self.signature, self.mac)
             and self.encryption_error is None
             and all(block.status != Check.INVALID for block in self.encrypted_blocks)
+            and self.payload_error is None
+            and (self.payload is None or self.payload_roundtrip)
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -85,6 +91,10 @@ class Description:
             "encryption_error": self.encryption_error,
             "roundtrip": self.roundtrip,
             "payload_hex": None,
+            "payload": None if self.payload is None else self.payload.to_json(),
+            "payload_complete": self.payload is not None and self.payload.complete,
+            "payload_roundtrip": self.payload_roundtrip,
+            "payload_error": self.payload_error,
         }
         if message is None:
             return out
@@ -149,6 +159,15 @@ def describe(data: bytes, name: str, keystore: KeyStore | None = None, *,
         signature = Check.ABSENT if message.signature is None else Check.NO_KEY
         mac = Check.ABSENT if message.mac is None else Check.NO_KEY
     blocks, encryption_error = _decrypt_all(message, keystore)
+    payload = payload_error = None
+    payload_roundtrip = False
+    try:
+        payload = decode_payload(message, keystore)
+        payload_roundtrip = encode_payload(payload) == message.content
+    except DecodeError as error:
+        payload_error = f"{type(error).__name__}: payload {error}"
+    except GbcsError as error:  # an EncodeError: the decoded values do not encode back
+        payload_error = f"{type(error).__name__}: {error}"
     return Description(
         input=name,
         ok=True,
@@ -158,6 +177,9 @@ def describe(data: bytes, name: str, keystore: KeyStore | None = None, *,
         encrypted_blocks=blocks,
         encryption_error=encryption_error,
         roundtrip=roundtrip,
+        payload=payload,
+        payload_error=payload_error,
+        payload_roundtrip=payload_roundtrip,
     )
 
 
@@ -270,8 +292,39 @@ def to_text(description: Description) -> str:
             row(f"encrypted {block.kind} block", f"at payload byte {block.offset}: {block.status.value}")
             if block.plaintext is not None:
                 lines.extend(_hex_lines(block.plaintext, indent=3))
+        if description.payload_error:
+            row("payload error", description.payload_error)
+        elif description.payload is not None:
+            complete = "complete" if description.payload.complete else "incomplete (no key)"
+            row("decoded payload", f"{complete}, re-encodes "
+                + ("byte-exact" if description.payload_roundtrip else "DIFFERENTLY"))  # fmt: skip
+            lines.extend(_tree_lines(description.payload.to_json(), 2))
     row("round trip", "byte-exact" if description.roundtrip else "DIFFERS from the input")
     return "\n".join(lines)
+
+
+def _tree_lines(value: Any, indent: int) -> list[str]:
+    """JSON-ready data as an indented outline: `key: value`, lists as `- item`."""
+    pad = "  " * indent
+    if isinstance(value, dict):
+        if set(value) <= {"type", "value"} and not isinstance(value.get("value"), (list, dict)):
+            return [f"{pad}{value.get('type')}: {value.get('value')}"]
+        out = []
+        for key, item in value.items():
+            if isinstance(item, (dict, list)) and item:
+                out.append(f"{pad}{key}:")
+                out.extend(_tree_lines(item, indent + 1))
+            else:
+                out.append(f"{pad}{key}: {item}")
+        return out
+    if isinstance(value, list):
+        out = []
+        for item in value:
+            inner = _tree_lines(item, indent + 1)
+            out.append(f"{pad}- {inner[0].strip()}" if inner else f"{pad}-")
+            out.extend(inner[1:])
+        return out
+    return [f"{pad}{value}"]
 
 
 def _hex_lines(data: bytes, indent: int = 2) -> list[str]:

@@ -16,7 +16,7 @@ KEYSTORE = RTDS / "keystore"
 ECS42 = RTDS / "messages/7.1_ECS42/ECS42_7.1_SUCCESS_COMMAND_GBCS.HEX"
 REQUIRED_KEYS = {"input", "ok", "error", "cra", "message_code", "use_case", "originator",
                  "recipient", "counter", "date_time", "signature", "mac", "roundtrip",
-                 "payload_hex"}  # fmt: skip
+                 "payload_hex", "payload", "payload_complete"}  # fmt: skip
 
 
 def smets_emu(*args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess:
@@ -36,6 +36,7 @@ def test_the_whole_corpus_in_one_call() -> None:
     assert len(rows) == len(CORPUS_FILES)
     assert all(REQUIRED_KEYS <= row.keys() for row in rows)
     assert all(row["ok"] and row["roundtrip"] for row in rows)
+    assert all(row["payload_complete"] and row["payload_roundtrip"] for row in rows)
     assert {row["signature"] for row in rows} == {"valid", "absent"}
     assert {row["mac"] for row in rows} == {"valid", "absent", "no-key"}
     assert sum(row["mac"] == "no-key" for row in rows) == 4  # PCS01, PCS02 (primer §14.10)
@@ -52,6 +53,10 @@ def test_json_fields_of_one_message() -> None:
     assert row["date_time"] is None
     assert (row["signature"], row["mac"], row["roundtrip"]) == ("valid", "valid", True)
     assert row["payload_hex"] == "D9200003E8000103000900000A006AFF0101120033"
+    assert row["payload"]["apdu"] == "access-request"
+    assert row["payload"]["specifications"] == [
+        {"kind": "action", "class_id": 9, "instance": "0.0.10.0.106.255", "method": 1}]
+    assert row["payload"]["data"] == [{"type": "uint16", "value": 51}]
 
 
 def test_hex_on_stdin_binary_files_and_directories(tmp_path) -> None:
@@ -76,6 +81,8 @@ def test_the_tree_view_reads_like_the_primer() -> None:
     for line in ("message code          0x0074 GCS13a", "date-time             2015-01-01T00:00:00Z",
                  "mac                   valid", "encrypted gbz block   at payload byte 15: valid",
                  "02030022E8030001030022010000000300300100000025393000000000",
+                 "decoded payload       complete, re-encodes byte-exact",
+                 "attribute: current_summ_delivered", "value: 12345",
                  "round trip            byte-exact"):  # fmt: skip
         assert line in text, text
 
@@ -137,7 +144,8 @@ def test_bench_codec_prints_figures() -> None:
     assert figures["frames"] == len(CORPUS_FILES)
     assert figures["signatures_checked"] > 300 and figures["macs_checked"] > 600
     for key in ("parse_only_frames_per_second", "parse_verify_frames_per_second",
-                "build_sign_frames_per_second", "parse_verify_over_bare_cryptography"):  # fmt: skip
+                "build_sign_frames_per_second", "full_decode_frames_per_second",
+                "parse_verify_over_bare_cryptography"):  # fmt: skip
         assert figures[key] > 0
 
 

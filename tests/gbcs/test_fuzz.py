@@ -85,3 +85,34 @@ def test_describe_never_raises_on_mutated_payloads(data, draw) -> None:
         mutated[draw.draw(st.integers(0, len(data) - 1))] = draw.draw(st.integers(0, 255))
     description = describe(bytes(mutated), "fuzz")
     assert description.ok or description.error
+
+
+# Payloads: mutated contents of real frames, through the decoder of their format.
+PAYLOAD_FRAMES = [gbcs.decode(data) for data in FRAMES]
+
+
+@given(st.sampled_from(PAYLOAD_FRAMES), st.data())
+def test_mutated_payloads(frame, draw) -> None:
+    import dataclasses
+
+    from gbcs.payload import decode_payload, encode_payload
+
+    content = bytearray(frame.content)
+    for _ in range(draw.draw(st.integers(1, 4))):
+        action = draw.draw(st.sampled_from(["flip", "set", "cut", "insert"]))
+        offset = draw.draw(st.integers(0, max(0, len(content) - 1)))
+        if action == "flip" and content:
+            content[offset] ^= 1 << draw.draw(st.integers(0, 7))
+        elif action == "set" and content:
+            content[offset] = draw.draw(st.sampled_from([0x00, 0x01, 0x02, 0x09, 0x13, 0x30, 0x7F, 0x80, 0x81, 0x82, 0xFF]))
+        elif action == "cut":
+            del content[offset:]
+        else:
+            content[offset:offset] = bytes((draw.draw(st.integers(0, 255)),))
+    mutated = dataclasses.replace(frame, content=bytes(content))
+    try:
+        payload = decode_payload(mutated)
+    except errors.DecodeError as error:
+        assert 0 <= error.offset <= len(content), error
+        return
+    encode_payload(payload)  # whatever decodes also encodes
