@@ -268,8 +268,12 @@ def decode_data(reader: Reader, depth: int = 0) -> Data:
     # octet string.
     if depth >= _MAX_DEPTH:
         raise reader.error(BadValue, "data nested too deeply", "DLMS data", start)
+    described_at = reader.position
     description = _decode_type_description(reader, depth + 1)
     size, width = reader.ber_length("DLMS compact-array length")
+    if size and _minimum_size(description) == 0:  # such elements would never fill the contents
+        raise reader.error(BadValue, "compact array elements take no bytes",
+                           "DLMS type description", described_at)  # fmt: skip
     contents = reader.sub(size, "DLMS compact-array contents")
     elements = []
     while not contents.at_end:
@@ -298,6 +302,20 @@ def _decode_type_description(reader: Reader, depth: int) -> TypeDescription:
         raise reader.error(BadValue, "a compact array cannot hold compact arrays",
                            "DLMS type description", start)  # fmt: skip
     return TypeDescription(kind)
+
+
+def _minimum_size(description: TypeDescription) -> int:
+    """The fewest bytes one untagged element of ``description`` takes."""
+    if description.type is DataType.ARRAY:
+        return description.count * _minimum_size(description.members[0])
+    if description.type is DataType.STRUCTURE:
+        return sum(_minimum_size(member) for member in description.members)
+    if description.type is DataType.NULL:
+        return 0
+    size = _INTEGERS.get(description.type, (None,))[0] or _RAW.get(description.type)
+    if size is None and description.type in _FLOATS:
+        size = _FLOATS[description.type].size
+    return size or 1  # booleans take one byte, strings at least their length
 
 
 def _decode_untagged(reader: Reader, description: TypeDescription, depth: int) -> Data:

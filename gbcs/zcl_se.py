@@ -38,53 +38,47 @@ class Direction(IntEnum):
     SERVER_TO_CLIENT = 1
 
 
-class Octets(bytes):
-    """A ZCL octet or character string: a length byte, then that many bytes, kept as bytes.
-    ``InvalidOctets`` is the "invalid" string, a lone FF length byte."""
+class _ZclString(bytes):
+    """A ZCL string kept as bytes: a little-endian length of ``SIZE`` bytes, then the bytes.
+    A length of all FF marks the "invalid" string, which ``invalid()`` builds."""
 
-    def serialize(self) -> bytes:
-        if len(self) > 0xFE:
-            raise ValueError(f"a ZCL string holds at most 254 bytes, got {len(self)}")
-        return bytes((len(self),)) + self
+    SIZE = 1
+    invalid_form = False
 
     @classmethod
-    def deserialize(cls, data: bytes) -> tuple[Octets, bytes]:
-        if not data:
-            raise ValueError("Data is too short to contain a string length")
-        size = data[0]
-        if size == 0xFF:
-            return InvalidOctets(), data[1:]
-        if len(data) < 1 + size:
-            raise ValueError(f"Data is too short to contain a {size}-byte string")
-        return cls(data[1 : 1 + size]), data[1 + size :]
-
-
-class InvalidOctets(Octets):
-    def serialize(self) -> bytes:
-        return b"\xff"
-
-
-class LongOctets(bytes):
-    """A long ZCL octet or character string (2-byte little-endian length; FFFF = invalid)."""
+    def invalid(cls) -> _ZclString:
+        value = cls()
+        value.invalid_form = True
+        return value
 
     def serialize(self) -> bytes:
-        return len(self).to_bytes(2, "little") + self
+        limit = (1 << (8 * self.SIZE)) - 1
+        if self.invalid_form:
+            return limit.to_bytes(self.SIZE, "little")
+        if len(self) >= limit:
+            raise ValueError(f"a ZCL string holds at most {limit - 1} bytes, got {len(self)}")
+        return len(self).to_bytes(self.SIZE, "little") + self
 
     @classmethod
-    def deserialize(cls, data: bytes) -> tuple[LongOctets, bytes]:
-        if len(data) < 2:
+    def deserialize(cls, data: bytes) -> tuple[_ZclString, bytes]:
+        if len(data) < cls.SIZE:
             raise ValueError("Data is too short to contain a string length")
-        size = int.from_bytes(data[:2], "little")
-        if size == 0xFFFF:
-            return InvalidLongOctets(), data[2:]
-        if len(data) < 2 + size:
+        size = int.from_bytes(data[: cls.SIZE], "little")
+        if size == (1 << (8 * cls.SIZE)) - 1:
+            return cls.invalid(), data[cls.SIZE :]
+        if len(data) < cls.SIZE + size:
             raise ValueError(f"Data is too short to contain a {size}-byte string")
-        return cls(data[2 : 2 + size]), data[2 + size :]
+        return cls(data[cls.SIZE : cls.SIZE + size]), data[cls.SIZE + size :]
 
 
-class InvalidLongOctets(LongOctets):
-    def serialize(self) -> bytes:
-        return b"\xff\xff"
+class Octets(_ZclString):
+    """A ZCL octet or character string (1-byte length)."""
+
+
+class LongOctets(_ZclString):
+    """A long ZCL octet or character string (2-byte length)."""
+
+    SIZE = 2
 
 
 def data_type(type_id: int) -> type:

@@ -125,6 +125,8 @@ def test_obis_text() -> None:
     (b"\x09\x80", errors.BadLength, 1),
     (b"\x13\x13", errors.BadValue, 1),
     (b"\x02\x01" * 40 + b"\x00", errors.BadValue, 64),
+    (bytes.fromhex("13 00 01 00"), errors.BadValue, 1),            # null elements: no progress
+    (bytes.fromhex("13 01FFFF00 01 00"), errors.BadValue, 1),      # arrays of nulls
 ])  # fmt: skip
 def test_malformed_data(data, error, offset) -> None:
     with pytest.raises(error) as raised:

@@ -70,6 +70,8 @@ def test_length_corrupted_frames(data, draw) -> None:
 
 @given(st.binary(max_size=300))
 @example(b"\xdd\x09")
+@example(b"\xdf\x09\x03" + bytes(8) + b"\x08" + bytes(8) + b"\x08" + bytes(8) + b"\x00\x02\x00\x67"
+         + b"\x0b\x0f\x20\x00\x00\x01\x00\x13\x00\x01\x00\x00")  # the compact-array hang
 @example(b"\xdd\x00\x00\x00\x00\x00\x00\x84\xff\xff\xff\xff")
 @example(b"\xdf\x09\x01" + bytes(8) + b"\x08" + bytes(8) + b"\x08" + bytes(8) + b"\x00\x82\xff\xff")
 def test_random_bytes(data) -> None:
@@ -93,6 +95,7 @@ PAYLOAD_FRAMES = [gbcs.decode(data) for data in FRAMES]
 
 @given(st.sampled_from(PAYLOAD_FRAMES), st.data())
 def test_mutated_payloads(frame, draw) -> None:
+    """Found in CI: a compact array of NULL elements never reached the end of its contents."""
     import dataclasses
 
     from gbcs.payload import decode_payload, encode_payload
