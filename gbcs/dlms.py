@@ -43,6 +43,7 @@ __all__ = [
     "decode_data",
     "encode_apdu",
     "encode_data",
+    "protected_attribute",
 ]
 
 _MAX_DEPTH = 32  # nesting limit: deeper data is refused, not recursed into
@@ -671,3 +672,23 @@ def walk(value: Data):
     elif value.type is DataType.COMPACT_ARRAY:
         for item in value.value[1]:
             yield from walk(item)
+
+
+def protected_attribute(counter: int, originator: bytes, recipient: bytes, sealed: bytes) -> Data:
+    """A GBCS "protected attribute" (primer §7.2): the COSEM data-protection parameters
+    (authenticated and encrypted, with an agreed key) and the sealed data, as a device puts
+    it in place of a sensitive value. ``sealed`` is ``gbcs.encryption.seal``'s output."""
+    parameters = Data.structure(
+        Data.integer(DataType.ENUM, 2),  # protection type: authenticated and encrypted
+        Data.structure(
+            Data.octet_string(b"\x04" + counter.to_bytes(8, "big")),  # transaction id
+            Data.octet_string(bytes(originator)),
+            Data.octet_string(bytes(recipient)),
+            Data.octet_string(b""),  # other information
+            Data.structure(  # key info: an agreed key, parameters 02, no ciphered data
+                Data.integer(DataType.ENUM, 2),
+                Data.structure(Data.octet_string(b"\x02"), Data.octet_string(b"")),
+            ),
+        ),
+    )
+    return Data.structure(Data.array(parameters), Data.octet_string(sealed))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -17,6 +19,7 @@ from gbcs.dlms import (
     DataType,
     Obis,
     RequestKind,
+    ResponseSpecification,
     decode_apdu,
     decode_data,
     encode_apdu,
@@ -176,3 +179,31 @@ def test_every_prefix_of_a_value_is_refused(value, draw) -> None:
     cut = draw.draw(st.integers(0, len(data) - 1))
     with pytest.raises(errors.DecodeError):  # a strict prefix never decodes as a whole value
         decode_data(Reader(data[:cut]))
+
+
+def test_an_esme_builds_its_ecs17b_response_from_its_registers(corpus, keystore) -> None:
+    """The response RTDS shows, built from typed values: active and reactive import
+    registers of 10 Wh and 10 varh (DLMS units 30 and 32), sealed for the supplier."""
+    from gbcs.dlms import protected_attribute
+    from gbcs.encryption import payload_key, seal
+
+    expected = gbcs.decode(corpus["4.1.1_ECS17b/ECS17b_4.1.1_SINGLE_SUCCESS_RESPONSE_GBCS.HEX"])
+
+    def register(value: int, unit: int) -> list[Data]:
+        scaler_unit = Data.structure(Data.integer(DataType.INT8, 0), Data.integer(DataType.ENUM, unit))
+        return [Data.integer(DataType.UINT32, value), scaler_unit]
+
+    registers = Data.structure(Data.structure(*register(10, 30), *register(10, 32)))
+    # The device knows who asked (header of the command) and holds its key-agreement pair;
+    # RTDS holds the supplier's half, which agrees the same key.
+    header = dataclasses.replace(expected, content=b"")
+    key = payload_key(header, keystore)
+    sealed = seal(expected.originator, key, encode_data(registers))
+    response = AccessResponse(
+        invoke_id_and_priority=0x20000000 | (expected.originator_counter & 0xFFFFFF),
+        date_time=b"",
+        data=(protected_attribute(expected.originator_counter, expected.originator,
+                                  expected.recipient, sealed),),
+        results=(ResponseSpecification(RequestKind.ACTION, 0),),
+    )  # fmt: skip
+    assert encode_apdu(response) == expected.content
