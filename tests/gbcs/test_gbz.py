@@ -9,8 +9,8 @@ import gbcs
 from gbcs import errors
 from gbcs.gbz import FutureDatedOutcome, GbzAlert, decode_gbz, encode_gbz
 from gbcs.payload import decode_payload
-from gbcs.zcl_se import LongOctets, Octets
 from gbcs.types import Cra
+from gbcs.zcl_se import LongOctets, Octets
 
 
 def test_the_primers_gbz_alert(corpus) -> None:
