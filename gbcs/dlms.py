@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Any, NamedTuple
 
+from . import cosem
 from .errors import BadTag, BadValue, EncodeError, Truncated
 from .grammar.primitives import encode_length
 from .reader import Reader
@@ -439,9 +440,15 @@ class RequestSpecification:
     selection: Data | None = None  # ... and its parameters
 
     def to_json(self) -> dict[str, Any]:
+        method = self.kind is RequestKind.ACTION
         out = {"kind": self.kind.name.lower().replace("_", "-"), "class_id": self.class_id,
-               "instance": str(self.instance),
-               ("method" if self.kind is RequestKind.ACTION else "attribute"): self.member}  # fmt: skip
+               "instance": str(self.instance), ("method" if method else "attribute"): self.member}  # fmt: skip
+        name = cosem.object_name(self.class_id, str(self.instance))
+        member = cosem.member_name(self.class_id, self.member, method=method)
+        if name is not None:
+            out["object"] = name
+        if member is not None:
+            out["method_name" if method else "attribute_name"] = member
         if self.kind is RequestKind.GET_WITH_SELECTION:
             out["selector"] = self.selector
             out["selection"] = self.selection.to_json() if self.selection else None

@@ -55,7 +55,8 @@ def test_json_fields_of_one_message() -> None:
     assert row["payload_hex"] == "D9200003E8000103000900000A006AFF0101120033"
     assert row["payload"]["apdu"] == "access-request"
     assert row["payload"]["specifications"] == [
-        {"kind": "action", "class_id": 9, "instance": "0.0.10.0.106.255", "method": 1}]
+        {"kind": "action", "class_id": 9, "instance": "0.0.10.0.106.255", "method": 1,
+         "object": "load switch (supply state) script table", "method_name": "execute"}]
     assert row["payload"]["data"] == [{"type": "uint16", "value": 51}]
 
 

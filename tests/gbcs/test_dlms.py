@@ -207,3 +207,14 @@ def test_an_esme_builds_its_ecs17b_response_from_its_registers(corpus, keystore)
         results=(ResponseSpecification(RequestKind.ACTION, 0),),
     )  # fmt: skip
     assert encode_apdu(response) == expected.content
+
+
+def test_every_object_the_corpus_addresses_has_a_name(corpus) -> None:
+    from gbcs.cosem import member_name, object_name
+
+    for name, data in corpus.items():
+        frame = gbcs.decode(data)
+        if frame.content[:1] == b"\xd9":
+            for spec in decode_apdu(frame.content).specifications:
+                assert object_name(spec.class_id, str(spec.instance)), (name, str(spec.instance))
+                assert member_name(spec.class_id, spec.member, method=spec.kind is RequestKind.ACTION), name
