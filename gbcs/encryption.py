@@ -86,16 +86,23 @@ def find_encrypted_blocks(frame: Frame) -> list[EncryptedBlock]:
 def protected_blocks(apdu: dlms.Apdu) -> list[bytes]:
     """The protected-data octet strings of DLMS "protected attributes" (primer §7.2): in a
     structure of two, an array of protection parameters then an octet string starting with
-    the security control byte 31."""
-    values = (apdu.value,) if isinstance(apdu, dlms.DataNotification) else apdu.data
+    the security control byte 31. In document order."""
+    values = [apdu.value] if isinstance(apdu, dlms.DataNotification) else list(apdu.data)
     found = []
-    for value in values:
-        for item in dlms.walk(value):
-            if item.type is dlms.DataType.STRUCTURE and len(item.value) == 2:
-                parameters, data = item.value
-                if (parameters.type is dlms.DataType.ARRAY and data.type is dlms.DataType.OCTET_STRING
-                        and data.value[:1] == bytes((ENCRYPTED_SECURITY_CONTROL,))):  # fmt: skip
-                    found.append(data.value)
+    stack = values[::-1]
+    containers = (dlms.DataType.ARRAY, dlms.DataType.STRUCTURE)
+    while stack:  # iterative depth-first walk: every payload of every frame passes here
+        item = stack.pop()
+        if item.type not in containers:
+            continue
+        members = item.value
+        if item.type is dlms.DataType.STRUCTURE and len(members) == 2:
+            parameters, data = members
+            if (parameters.type is dlms.DataType.ARRAY and data.type is dlms.DataType.OCTET_STRING
+                    and data.value[:1] == bytes((ENCRYPTED_SECURITY_CONTROL,))):  # fmt: skip
+                found.append(data.value)
+                continue
+        stack.extend(reversed(members))
     return found
 
 
