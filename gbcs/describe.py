@@ -50,7 +50,6 @@ class Description:
     signature: Check = Check.ABSENT
     mac: Check = Check.ABSENT
     encrypted_blocks: tuple[EncryptedBlockReport, ...] = ()
-    encryption_error: str | None = None
     roundtrip: bool = False
     payload: Payload | None = None
     payload_error: str | None = None
@@ -63,7 +62,6 @@ class Description:
             self.ok
             and self.roundtrip
             and Check.INVALID not in (self.signature, self.mac)
-            and self.encryption_error is None
             and all(block.status != Check.INVALID for block in self.encrypted_blocks)
             and self.payload_error is None
             and (self.payload is None or self.payload_roundtrip)
@@ -88,7 +86,6 @@ class Description:
             "signature": self.signature.value,
             "mac": self.mac.value,
             "encrypted_blocks": [block.to_json() for block in self.encrypted_blocks],
-            "encryption_error": self.encryption_error,
             "roundtrip": self.roundtrip,
             "payload_hex": None,
             "payload": None if self.payload is None else self.payload.to_json(),
@@ -158,7 +155,7 @@ def describe(data: bytes, name: str, keystore: KeyStore | None = None, *,
     else:
         signature = Check.ABSENT if message.signature is None else Check.NO_KEY
         mac = Check.ABSENT if message.mac is None else Check.NO_KEY
-    blocks, encryption_error = _decrypt_all(message, keystore)
+    blocks = _decrypt_all(message, keystore)
     payload = payload_error = None
     payload_roundtrip = False
     try:
@@ -175,7 +172,6 @@ def describe(data: bytes, name: str, keystore: KeyStore | None = None, *,
         signature=signature,
         mac=mac,
         encrypted_blocks=blocks,
-        encryption_error=encryption_error,
         roundtrip=roundtrip,
         payload=payload,
         payload_error=payload_error,
@@ -209,13 +205,15 @@ class Describer:
                                       broker=self.broker)]  # fmt: skip
 
 
-def _decrypt_all(frame: Frame, keystore: KeyStore | None):
+def _decrypt_all(frame: Frame, keystore: KeyStore | None) -> tuple[EncryptedBlockReport, ...]:
+    """Each encrypted block and whether its tag verifies (a malformed payload has none: the
+    payload error says why)."""
     try:
         found = find_encrypted_blocks(frame)
-    except DecodeError as error:
-        return (), f"payload structure: {error}"
+    except DecodeError:
+        return ()
     if not found:
-        return (), None
+        return ()
     key = None
     if keystore is not None:
         try:
@@ -233,7 +231,7 @@ def _decrypt_all(frame: Frame, keystore: KeyStore | None):
             reports.append(EncryptedBlockReport(block.kind, block.offset, Check.INVALID, None))
         else:
             reports.append(EncryptedBlockReport(block.kind, block.offset, Check.VALID, plaintext))
-    return tuple(reports), None
+    return tuple(reports)
 
 
 def _text(value: object) -> str | None:
@@ -286,8 +284,6 @@ def to_text(description: Description) -> str:
         row("mac", description.mac.value)
         row(f"payload ({len(message.content)} bytes)", "")
         lines.extend(_hex_lines(message.content))
-        if description.encryption_error:
-            row("encrypted blocks", description.encryption_error)
         for block in description.encrypted_blocks:
             row(f"encrypted {block.kind} block", f"at payload byte {block.offset}: {block.status.value}")
             if block.plaintext is not None:

@@ -183,7 +183,7 @@ class Frame:
         originator_counter: the transaction counter chosen by the originator.
         originator, recipient: business originator and business target ids.
         other_information: message code and supplementary fields.
-        content: the payload (DLMS, GBZ or DER), as bytes; ``gbcs.payloads`` reads it.
+        content: the payload (DLMS, GBZ or DER), as bytes; ``gbcs.payload`` decodes it.
         date_time: the grouping header's date-time, or None (absent).
         signature: r ‖ s (64 bytes), or None when the element is ``00`` or missing.
         mac: the 12-byte MAC of the General Ciphering wrapper, or None (not wrapped).
