@@ -17,7 +17,6 @@ from .der import DerNode, decode_der, encode_der
 from .encryption import (
     EncryptedBlock,
     decrypt_block,
-    find_encrypted_blocks,
     payload_key,
     protected_blocks,
 )
@@ -94,16 +93,15 @@ def decode_payload(frame: Frame, keystore: KeyStore | None = None) -> Payload:
     if kind is PayloadKind.DLMS:
         apdu = dlms.decode_apdu(frame.content)
         decrypted, complete = [], True
-        blocks = protected_blocks(apdu)
-        if blocks:
-            for block in find_encrypted_blocks(frame):
-                plaintext = _open(frame, block, key)
-                if plaintext is None:
-                    complete = False
-                    continue
-                reader = Reader(plaintext)
-                decrypted.append(dlms.decode_data(reader))
-                reader.expect_end("decrypted DLMS data")
+        for data in protected_blocks(apdu):  # 31 ‖ IC ‖ ciphertext ‖ tag
+            block = EncryptedBlock("dlms", 0, data[0], int.from_bytes(data[1:5], "big"), data[5:])
+            plaintext = _open(frame, block, key)
+            if plaintext is None:
+                complete = False
+                continue
+            reader = Reader(plaintext)
+            decrypted.append(dlms.decode_data(reader))
+            reader.expect_end("decrypted DLMS data")
         return Payload(kind, apdu, tuple(decrypted), complete)
     node = decode_der(frame.content, frame.message_code, frame.cra)
     return Payload(kind, node, complete=node.name is not None)
