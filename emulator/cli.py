@@ -1,7 +1,8 @@
 """The ``smets-emu`` command line: parse arguments, call the library, print.
 
-Exit status: 0 success; 1 ``--check`` found a message that failed; 2 a usage error, an
-unreadable input or key store (the message says which).
+Exit status: 0 success; 1 ``decode --check`` found a message that failed, or ``pki show``
+found a file that is not a readable certificate; 2 a usage error, an unreadable input, a bad
+configuration, or a store that cannot be read or written (the message says which).
 """
 
 from __future__ import annotations
@@ -10,12 +11,17 @@ import argparse
 import json
 import sys
 from collections.abc import Iterator, Sequence
+from datetime import datetime, timezone
 from pathlib import Path
 
 from gbcs.describe import Describer, Description, to_text
 from gbcs.errors import KeyStoreError
 from gbcs.keystore import InMemoryKeyStore
-from gbcs.types import EUI64
+from gbcs.pki import parse_device_type
+from gbcs.types import EUI64, DeviceType
+
+from .errors import EmulatorError
+from .pki_store import PkiConfig, PkiStore, list_certificates
 
 EXIT_OK, EXIT_CHECK_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -52,11 +58,17 @@ def _parser() -> argparse.ArgumentParser:
     decode.add_argument("--broker", type=_eui64, metavar="EUI64",
                         help="the Access Control Broker (default: the key store's only party "
                         "with that role)")  # fmt: skip
+    decode.add_argument("--at", type=_moment, metavar="WHEN",
+                        help="judge certificates' validity at WHEN: an ISO 8601 date-time (UTC if "
+                        "no offset), or 'message' for each message's own date-time; by default "
+                        "validity periods are not judged")  # fmt: skip
     decode.add_argument("--json", action="store_true", help="print one JSON object per message")
     decode.add_argument("--check", action="store_true",
                         help="exit 1 if a message does not decode, does not re-encode byte for "
                         "byte, or has an invalid signature, MAC or encrypted block")  # fmt: skip
     decode.set_defaults(run=_run_decode)
+
+    _add_pki_commands(commands)
 
     bench = commands.add_parser("bench", help="measure performance")
     bench_commands = bench.add_subparsers(dest="bench", required=True, metavar="BENCHMARK")
@@ -72,11 +84,63 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _add_pki_commands(commands: argparse._SubParsersAction) -> None:
+    pki = commands.add_parser("pki", help="generate and list a test SMKI PKI (certificates and keys)")
+    pki_commands = pki.add_subparsers(dest="pki", required=True, metavar="ACTION")
+
+    init = pki_commands.add_parser(
+        "init", help="create CAs and every remote party's certificates",
+        description="Create a test PKI in DIR: Root and Issuing OCA and DCA, and a digital-signature "
+        "(and where the role uses one, key-agreement) certificate for each remote party role. "
+        "DIR must not exist or be empty unless --force is given.",
+    )  # fmt: skip
+    init.add_argument("directory", type=Path, metavar="DIR")
+    init.add_argument("--config", type=Path, metavar="FILE",
+                      help="TOML: parties (role, eui, name, usages), not_before, organisation_years")  # fmt: skip
+    init.add_argument("--force", action="store_true", help="replace an existing store in DIR")
+    init.set_defaults(run=_run_pki_init)
+
+    device = pki_commands.add_parser(
+        "device", help="issue a device's digital-signature and key-agreement credentials",
+        description="Generate a device's key pairs and certificates (Issuing DCA) in the store DIR.",
+    )  # fmt: skip
+    device.add_argument("directory", type=Path, metavar="DIR")
+    device.add_argument("--eui", type=_eui64, required=True, metavar="EUI64")
+    device.add_argument("--type", type=_device_type, required=True, dest="device_type",
+                        metavar="|".join(t.name.lower() for t in DeviceType))  # fmt: skip
+    device.add_argument("--regenerate", action="store_true",
+                        help="new key pairs and certificates for a device the store already has "
+                        "(GBCS 'issue security credentials')")  # fmt: skip
+    device.set_defaults(run=_run_pki_device)
+
+    show = pki_commands.add_parser("show", help="list the certificates of a store (or any RTDS-layout directory)")
+    show.add_argument("directory", type=Path, metavar="DIR")
+    show.add_argument("--json", action="store_true", help="print one JSON object per certificate")
+    show.set_defaults(run=_run_pki_show)
+
+
+def _device_type(text: str) -> DeviceType:
+    try:
+        return parse_device_type(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
 def _eui64(text: str) -> EUI64:
     try:
         return EUI64(text)
     except ValueError as error:
         raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _moment(text: str) -> datetime | str:
+    if text == "message":
+        return text
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an ISO 8601 date-time or 'message': {text!r}") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
 def _positive(text: str) -> int:
@@ -97,7 +161,7 @@ def _run_decode(args: argparse.Namespace) -> int:
         except KeyStoreError as error:
             print(f"smets-emu decode: {error}", file=sys.stderr)
             return EXIT_USAGE
-    describer = Describer(keystore, broker=args.broker)
+    describer = Describer(keystore, broker=args.broker, at=args.at)
     failed = unreadable = False
     for name, data in _read_inputs(args.inputs):
         if isinstance(data, InputError):
@@ -156,6 +220,60 @@ def _message_bytes(raw: bytes, name: str, *, text_only: bool) -> bytes | InputEr
     if len(digits) % 2:
         return InputError(f"{name}: odd number of hex digits ({len(digits)})")
     return bytes.fromhex(digits.decode("ascii"))
+
+
+def _run_pki_init(args: argparse.Namespace) -> int:
+    try:
+        config = PkiConfig.from_toml(args.config) if args.config else PkiConfig()
+        store = PkiStore.create(args.directory, config, now=datetime.now(timezone.utc), overwrite=args.force)
+    except EmulatorError as error:
+        print(f"smets-emu pki init: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    entries = store.entries()
+    print(f"created {args.directory}: {len(entries)} certificates, valid from "
+          f"{store.not_before:%Y-%m-%d}; private keys are mode 0600")  # fmt: skip
+    return EXIT_OK
+
+
+def _run_pki_device(args: argparse.Namespace) -> int:
+    try:
+        store = PkiStore.open(args.directory)
+        written = store.issue_device(args.eui, args.device_type, regenerate=args.regenerate)
+    except EmulatorError as error:
+        print(f"smets-emu pki device: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    for path in written:
+        if path.suffix == ".pem":
+            print(path)
+    return EXIT_OK
+
+
+def _run_pki_show(args: argparse.Namespace) -> int:
+    try:
+        listing = list_certificates(args.directory)
+    except EmulatorError as error:
+        print(f"smets-emu pki show: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    if args.json:
+        for entry in listing.entries:
+            print(json.dumps(entry.to_json()))
+    else:
+        print(_table([["PATH", "KIND", "ROLE", "EUI-64", "USAGE", "NOT AFTER", "ISSUER"]] + [
+            [str(entry.path), entry.kind.value, entry.role or "-", str(entry.eui or "-"), entry.usage,
+             entry.to_json()["not_after"], str(entry.issuer_path or "-")]
+            for entry in listing.entries
+        ]))  # fmt: skip
+    for path in listing.public_keys:
+        print(f"smets-emu pki show: note: {path} is a bare public key, not a certificate", file=sys.stderr)
+    for problem in listing.problems:
+        print(f"smets-emu pki show: {problem}", file=sys.stderr)
+    return EXIT_CHECK_FAILED if listing.problems else EXIT_OK
+
+
+def _table(rows: list[list[str]]) -> str:
+    widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]))]
+    return "\n".join("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+                     for row in rows)  # fmt: skip
 
 
 def _run_bench_codec(args: argparse.Namespace) -> int:

@@ -8,7 +8,8 @@ re-encodes the frame to say whether the codec reproduces the input byte for byte
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from datetime import datetime
+from typing import Any, Literal
 
 from . import security
 from .blocks import Reassembler
@@ -61,7 +62,7 @@ class Description:
         return (
             self.ok
             and self.roundtrip
-            and Check.INVALID not in (self.signature, self.mac)
+            and not {Check.INVALID, Check.UNTRUSTED} & {self.signature, self.mac}
             and all(block.status != Check.INVALID for block in self.encrypted_blocks)
             and self.payload_error is None
             and (self.payload is None or self.payload_roundtrip)
@@ -130,7 +131,7 @@ class Description:
 
 
 def describe(data: bytes, name: str, keystore: KeyStore | None = None, *,
-             broker: bytes | None = None) -> Description:  # fmt: skip
+             broker: bytes | None = None, at: datetime | Literal["message"] | None = None) -> Description:  # fmt: skip
     """Decode, check, decrypt and re-encode one message.
 
     Args:
@@ -138,6 +139,8 @@ def describe(data: bytes, name: str, keystore: KeyStore | None = None, *,
         name: what to call the input in the description (a file name, ``-``).
         keystore: keys for the signature, MAC and decryption; None checks nothing.
         broker: the Access Control Broker's EUI-64, if the key store does not say.
+        at: judge certificates' validity at this moment, or at the message's own date-time
+            (``"message"``; not judged for messages without one); None judges none.
     """
     try:
         message = decode(data)
@@ -150,7 +153,9 @@ def describe(data: bytes, name: str, keystore: KeyStore | None = None, *,
     if isinstance(message, Block):
         return Description(input=name, ok=True, message=message, roundtrip=roundtrip)
     if keystore is not None:
-        verdict = security.verify(message, keystore, broker=broker)
+        if at == "message":
+            at = message.date_time.to_datetime() if message.date_time is not None else None
+        verdict = security.verify(message, keystore, broker=broker, at=at)
         signature, mac = verdict.signature, verdict.mac
     else:
         signature = Check.ABSENT if message.signature is None else Check.NO_KEY
@@ -183,14 +188,16 @@ class Describer:
     """Describes messages one after another, reassembling General Block Transfers on the way:
     the block that completes a message is followed by a description of the whole message."""
 
-    def __init__(self, keystore: KeyStore | None = None, *, broker: bytes | None = None) -> None:
+    def __init__(self, keystore: KeyStore | None = None, *, broker: bytes | None = None,
+                 at: datetime | Literal["message"] | None = None) -> None:  # fmt: skip
         self.keystore = keystore
         self.broker = broker
+        self.at = at
         self._reassembler = Reassembler()
 
     def describe(self, data: bytes, name: str) -> list[Description]:
         """The description of ``data`` and, if it completed a block transfer, of the whole."""
-        description = describe(data, name, self.keystore, broker=self.broker)
+        description = describe(data, name, self.keystore, broker=self.broker, at=self.at)
         if not isinstance(description.message, Block):
             return [description]
         try:
@@ -201,7 +208,7 @@ class Describer:
             return [description, failed]
         if whole is None:
             return [description]
-        return [description, describe(whole, f"{name} (reassembled)", self.keystore,
+        return [description, describe(whole, f"{name} (reassembled)", self.keystore, at=self.at,
                                       broker=self.broker)]  # fmt: skip
 
 

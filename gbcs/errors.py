@@ -14,6 +14,7 @@
     ├── UnknownMessageCode               no use case has this message code
     ├── KeyStoreError                    a key store cannot be read or lacks a key
     ├── ReassemblyError                  blocks of a General Block Transfer do not fit together
+    ├── CertificateError                 a certificate is off-profile, untrusted or out of date
     └── CryptoError                      a cryptographic check failed
         └── AuthenticationFailed         a GCM tag (MAC or encrypted block) does not verify
 
@@ -30,6 +31,7 @@ __all__ = [
     "BadLength",
     "BadTag",
     "BadValue",
+    "CertificateError",
     "CryptoError",
     "DecodeError",
     "EncodeError",
@@ -118,3 +120,7 @@ class CryptoError(GbcsError):
 
 class AuthenticationFailed(CryptoError):
     """An AES-GCM tag (a MAC or the tag of an encrypted block) does not verify."""
+
+
+class CertificateError(GbcsError):
+    """A certificate is outside the SMKI profiles, or its path or validity does not check."""

@@ -1,7 +1,16 @@
 """Which keys and which bytes: GBCS signatures and MACs on whole frames (primer §8.2, §8.4).
 
 ``verify`` checks a decoded frame against a key store and says, for the signature and the
-MAC, ``valid``, ``invalid``, ``absent`` or ``no-key``; it never raises for a bad signature.
+MAC, ``valid``, ``invalid``, ``untrusted``, ``absent`` or ``no-key``; it never raises for a bad
+signature.
+
+Trust in time. Given ``at`` (a device's clock, or a date-time the caller picks, such as the
+message's own), a valid signature or MAC whose key's certificate was not valid at ``at`` is
+``untrusted``. Without ``at`` validity periods are not judged: the codec never reads the host's
+clock, whose date says nothing about when a message was made (RTDS's organisation certificates
+expired in 2025 and sign its frames of 2016 onwards). RTDS dates every response that carries a
+date-time 2015-01-01 00:00:00, before its device certificates' validity (from 2016-04-06): a
+placeholder, so judging RTDS responses at their own date-time reports them untrusted.
 ``sign`` and ``add_mac`` build protected frames from typed values (sign first, then MAC:
 the MAC covers the signature, primer §8.6).
 
@@ -20,14 +29,17 @@ The rules, as RTDS confirms them:
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from enum import Enum
 
 from . import crypto
 from .crypto import KdfUsage, PrivateKey
-from .errors import EncodeError, KeyStoreError
+from .errors import CertificateError, EncodeError, KeyStoreError
 from .frame import Frame
 from .keystore import KeyStore, KeyUsage
+from .pki import check_valid_at
 from .types import EUI64, Cra, Role
 
 __all__ = ["Check", "Verdict", "add_mac", "mac_parties", "sign", "verify"]
@@ -43,6 +55,7 @@ class Check(str, Enum):
 
     VALID = "valid"
     INVALID = "invalid"
+    UNTRUSTED = "untrusted"  # cryptographically valid, but a certificate was out of date at `at`
     ABSENT = "absent"  # the frame carries no signature / no MAC
     NO_KEY = "no-key"  # the key store lacks a key the check needs
 
@@ -55,7 +68,7 @@ class Verdict:
     @property
     def ok(self) -> bool:
         """No check failed (absent and unverifiable checks are not failures)."""
-        return Check.INVALID not in (self.signature, self.mac)
+        return not {Check.INVALID, Check.UNTRUSTED} & {self.signature, self.mac}
 
 
 def access_control_broker(keystore: KeyStore) -> EUI64 | None:
@@ -64,7 +77,8 @@ def access_control_broker(keystore: KeyStore) -> EUI64 | None:
     return brokers[0] if len(brokers) == 1 else None
 
 
-def verify(frame: Frame, keystore: KeyStore, *, broker: bytes | None = None) -> Verdict:
+def verify(frame: Frame, keystore: KeyStore, *, broker: bytes | None = None,
+           at: datetime | None = None) -> Verdict:  # fmt: skip
     """Check a frame's signature and MAC.
 
     Args:
@@ -72,33 +86,55 @@ def verify(frame: Frame, keystore: KeyStore, *, broker: bytes | None = None) -> 
         keystore: where public keys, and private key-agreement keys for MACs, are found.
         broker: the Access Control Broker's EUI-64; by default the store's only party
             with that role.
+        at: judge the certificates of the keys used at this moment (a device's clock);
+            None judges no validity period (module docstring).
 
     Returns:
         a ``Verdict``; an invalid signature or MAC is reported, not raised.
     """
-    return Verdict(check_signature(frame, keystore), check_mac(frame, keystore, broker=broker))
+    return Verdict(check_signature(frame, keystore, at=at), check_mac(frame, keystore, broker=broker, at=at))
 
 
-def check_signature(frame: Frame, keystore: KeyStore) -> Check:
+def check_signature(frame: Frame, keystore: KeyStore, *, at: datetime | None = None) -> Check:
     if frame.signature is None:
         return Check.ABSENT
     public_key = keystore.public_key(frame.originator, KeyUsage.DS)
     if public_key is None:
         return Check.NO_KEY
     apdu, signed_end = frame.general_signing_apdu()
-    valid = crypto.verify_signature(public_key, apdu[1:signed_end], frame.signature)
-    return Check.VALID if valid else Check.INVALID
+    if not crypto.verify_signature(public_key, apdu[1:signed_end], frame.signature):
+        return Check.INVALID
+    return _judged(keystore, ((frame.originator, KeyUsage.DS),), at)
 
 
-def check_mac(frame: Frame, keystore: KeyStore, *, broker: bytes | None = None) -> Check:
+def check_mac(frame: Frame, keystore: KeyStore, *, broker: bytes | None = None,
+              at: datetime | None = None) -> Check:  # fmt: skip
     if frame.mac is None:
         return Check.ABSENT
     key = _mac_key(frame, keystore, broker)
     if key is None:
         return Check.NO_KEY
     apdu, _ = frame.general_signing_apdu()
-    valid = crypto.check_mac(key, _iv(frame), _aad(frame, apdu), frame.mac)
-    return Check.VALID if valid else Check.INVALID
+    if not crypto.check_mac(key, _iv(frame), _aad(frame, apdu), frame.mac):
+        return Check.INVALID
+    parties = mac_parties(frame, keystore, broker) or ()
+    return _judged(keystore, [(party, KeyUsage.KA) for party in parties], at)
+
+
+def _judged(keystore: KeyStore, keys: Sequence[tuple[bytes, KeyUsage]], at: datetime | None) -> Check:
+    """VALID, or UNTRUSTED when a certificate of ``keys`` was out of date at ``at``. A key held
+    without a certificate has no validity period to judge."""
+    if at is None:
+        return Check.VALID
+    for eui, usage in keys:
+        certificate = keystore.certificate(eui, usage)
+        if certificate is None:
+            continue
+        try:
+            check_valid_at(certificate, at)
+        except CertificateError:
+            return Check.UNTRUSTED
+    return Check.VALID
 
 
 def mac_parties(frame: Frame, keystore: KeyStore, broker: bytes | None = None) -> tuple[bytes, bytes] | None:

@@ -4,6 +4,8 @@ the primer's worked values, our own verifier, and tshark."""
 from __future__ import annotations
 
 import dataclasses
+from collections import Counter
+from datetime import datetime, timezone
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -11,6 +13,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 import gbcs
 from gbcs import crypto, errors
 from gbcs.crypto import KdfUsage
+from gbcs.describe import describe
 from gbcs.encryption import decrypt_block, find_encrypted_blocks, payload_key, seal
 from gbcs.keystore import InMemoryKeyStore, KeyUsage
 from gbcs.security import Check, mac_parties
@@ -162,3 +165,39 @@ def test_tshark_reads_built_frames_as_we_do(keystore) -> None:
         assert int(seen.message_code, 16) == frame.message_code
         # Wireshark requires the signature element, so it flags pre-commands (primer §14.5).
         assert seen.has_error is (frame.form is gbcs.Form.PRE_COMMAND), seen
+
+
+# -- trust in time: validity periods judged at a moment the caller gives, never the host's --
+
+def test_corpus_frames_are_trusted_at_a_moment_inside_their_certificates(keystore, corpus) -> None:
+    """RTDS's organisation certificates run from late 2015 to late 2025 (its frames are older)."""
+    during = datetime(2020, 6, 1, tzinfo=timezone.utc)
+    checks = Counter()
+    for data in corpus.values():
+        frame = gbcs.decode(data)
+        if isinstance(frame, gbcs.Frame):
+            verdict = gbcs.verify(frame, keystore, at=during)
+            checks.update((verdict.signature, verdict.mac))
+    assert Check.INVALID not in checks and Check.UNTRUSTED not in checks
+    assert checks[Check.VALID] > 900
+
+
+def test_corpus_commands_are_untrusted_after_their_certificates_expired(keystore, corpus) -> None:
+    frame = gbcs.decode(corpus["1.1.1_ECS01a/ECS01a_1.1.1_CANCELLATION_TOU_BLOCK_SUCCESS_COMMAND_GBCS.HEX"])
+    assert gbcs.verify(frame, keystore) == gbcs.Verdict(Check.VALID, Check.VALID)  # not judged
+    late = gbcs.verify(frame, keystore, at=datetime(2026, 1, 1, tzinfo=timezone.utc))
+    assert late == gbcs.Verdict(Check.UNTRUSTED, Check.UNTRUSTED) and not late.ok
+    # A naive moment is UTC.
+    assert gbcs.verify(frame, keystore, at=datetime(2025, 10, 29, 23, 59, 59)).ok
+    assert not gbcs.verify(frame, keystore, at=datetime(2025, 10, 30, 0, 0, 0)).ok
+
+
+def test_rtds_response_date_times_precede_its_device_certificates(keystore, corpus) -> None:
+    """Judged at their own date-time, RTDS responses are untrusted: RTDS dates them all
+    2015-01-01, before its device certificates start (2016-04-06). This pins that finding."""
+    name = "2.1_ECS08/ECS08_2.1_IMMEDIATE_SUCCESS_RESPONSE_GBCS.HEX"
+    description = describe(corpus[name], name, keystore, at="message")
+    assert description.message.date_time.isoformat() == "2015-01-01T00:00:00Z"
+    assert Check.UNTRUSTED in (description.signature, description.mac)
+    assert not description.passes_check
+    assert describe(corpus[name], name, keystore).passes_check
