@@ -1,7 +1,7 @@
 """The ``smets-emu`` command line: parse arguments, call the library, print.
 
-Exit status: 0 success; 1 ``decode --check`` found a message that failed, or ``pki show``
-found a file that is not a readable certificate; 2 a usage error, an unreadable input, a bad
+Exit status: 0 success; 1 ``decode --check`` found a message that failed, ``pki show``
+found a file that is not a readable certificate, or ``replay`` found a mismatch; 2 a usage error, an unreadable input, a bad
 configuration, or a store that cannot be read or written (the message says which).
 """
 
@@ -70,6 +70,21 @@ def _parser() -> argparse.ArgumentParser:
 
     _add_pki_commands(commands)
 
+    replay = commands.add_parser(
+        "replay", help="feed recorded commands to emulated devices and compare their responses",
+        description="For each COMMAND file in FOLDER (corpus layout: its RESPONSE files beside "
+        "it), build the target device with the key store's identities and trust anchors, feed "
+        "it the command, and compare the device's response with the recorded one: exact, "
+        "structure (same header and payload structure), mismatch, or unsupported.",
+    )  # fmt: skip
+    replay.add_argument("folders", nargs="+", type=Path, metavar="FOLDER")
+    replay.add_argument("--keystore", type=Path, metavar="DIR",
+                        help="certificates and keys (default: a keystore/ directory beside or above FOLDER)")  # fmt: skip
+    replay.add_argument("--device", action="append", default=[], type=_device_assignment, metavar="EUI64=TYPE",
+                        help="the type of a device of your own recordings (RTDS's are known)")  # fmt: skip
+    replay.add_argument("--json", action="store_true", help="print one JSON object per command")
+    replay.set_defaults(run=_run_replay)
+
     bench = commands.add_parser("bench", help="measure performance")
     bench_commands = bench.add_subparsers(dest="bench", required=True, metavar="BENCHMARK")
     codec = bench_commands.add_parser(
@@ -117,6 +132,11 @@ def _add_pki_commands(commands: argparse._SubParsersAction) -> None:
     show.add_argument("directory", type=Path, metavar="DIR")
     show.add_argument("--json", action="store_true", help="print one JSON object per certificate")
     show.set_defaults(run=_run_pki_show)
+
+
+def _device_assignment(text: str) -> tuple[EUI64, DeviceType]:
+    eui, _, kind = text.partition("=")
+    return _eui64(eui), _device_type(kind)
 
 
 def _device_type(text: str) -> DeviceType:
@@ -274,6 +294,46 @@ def _table(rows: list[list[str]]) -> str:
     widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]))]
     return "\n".join("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
                      for row in rows)  # fmt: skip
+
+
+def _run_replay(args: argparse.Namespace) -> int:
+    from .replay import command_files, replay_folders
+
+    keystore_dir = args.keystore or _find_keystore(args.folders[0])
+    if keystore_dir is None:
+        print("smets-emu replay: no key store found beside or above the folders; give --keystore DIR", file=sys.stderr)
+        return EXIT_USAGE
+    if not any(True for _ in command_files(args.folders)):
+        print(f"smets-emu replay: no COMMAND files (*COMMAND_GBCS.HEX) in {', '.join(map(str, args.folders))}",
+              file=sys.stderr)  # fmt: skip
+        return EXIT_USAGE
+    try:
+        keystore = InMemoryKeyStore.from_directory(keystore_dir)
+    except KeyStoreError as error:
+        print(f"smets-emu replay: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    verdicts: dict[str, int] = {}
+    accepted = total = 0
+    for result in replay_folders(args.folders, keystore, dict(args.device)):
+        total += 1
+        accepted += result.accepted
+        verdicts[result.verdict] = verdicts.get(result.verdict, 0) + 1
+        if args.json:
+            print(json.dumps(result.to_json()))
+        else:
+            print(f"{result.verdict:<11} {result.target or '-':<6} {result.use_case or '-':<11} {result.input}"
+                  + (f"\n            {result.detail}" if result.detail else ""))  # fmt: skip
+    if not args.json:
+        summary = ", ".join(f"{count} {verdict}" for verdict, count in sorted(verdicts.items()))
+        print(f"{total} commands: {summary}; {accepted} accepted")
+    return EXIT_CHECK_FAILED if verdicts.get("mismatch") else EXIT_OK
+
+
+def _find_keystore(folder: Path) -> Path | None:
+    for directory in [folder.resolve(), *folder.resolve().parents]:
+        if (directory / "keystore").is_dir():
+            return directory / "keystore"
+    return None
 
 
 def _run_bench_codec(args: argparse.Namespace) -> int:

@@ -1,0 +1,1 @@
+"""Firmware shared by every device type: the device model, the checks, and the command path."""

@@ -1,0 +1,211 @@
+"""The device model every emulated device shares: identity, credentials, trust anchor cells,
+clock and durable state.
+
+A ``Device`` is a thin view over its rows in the ``Store``: nothing that matters lives only
+in memory, so a device loaded again after a restart (``Device.load``) is the same device.
+What a device type adds — its COSEM objects or ZCL attributes and its use-case handlers — lives
+in ``emulator/devices/<type>.py``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+
+from gbcs.crypto import PrivateKey
+from gbcs.keystore import InMemoryKeyStore, KeyStore, KeyUsage
+from gbcs.pki import device_type_name, parse_device_type
+from gbcs.types import EUI64, DeviceType, Role
+
+from ..clock import Clock
+from ..store import Store, Transaction
+
+__all__ = ["Credentials", "Device", "Identity", "TrustAnchorCell", "cells_from_keystore"]
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    """Who a device is. ``variant`` is the HAN/WAN variant (e.g. "single-band 2.4 GHz")."""
+
+    eui: EUI64
+    device_type: DeviceType
+    manufacturer: str = "smets-emu"
+    model: str = "emulated"
+    firmware_version: str = "1.0.0"
+    variant: str = ""
+
+    def to_json(self) -> dict[str, str]:
+        return {"manufacturer": self.manufacturer, "model": self.model,
+                "firmware_version": self.firmware_version, "variant": self.variant}  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class TrustAnchorCell:
+    """A remote party the device trusts for one role: its entity identifier and certificates
+    (GBCS keeps a digital-signature key for every role, a key-agreement key for some)."""
+
+    role: Role
+    party: EUI64
+    ds: x509.Certificate | None = None
+    ka: x509.Certificate | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Credentials:
+    """The device's own key pairs: private keys (None where the store has none, as for RTDS
+    devices) and certificates."""
+
+    ds_key: PrivateKey | None = None
+    ka_key: PrivateKey | None = None
+    ds_certificate: x509.Certificate | None = None
+    ka_certificate: x509.Certificate | None = None
+
+    @classmethod
+    def from_keystore(cls, keystore: KeyStore, eui: bytes) -> Credentials:
+        return cls(keystore.private_key(eui, KeyUsage.DS), keystore.private_key(eui, KeyUsage.KA),
+                   keystore.certificate(eui, KeyUsage.DS), keystore.certificate(eui, KeyUsage.KA))  # fmt: skip
+
+
+def cells_from_keystore(keystore: KeyStore, parties: dict[Role, bytes] | None = None) -> dict[Role, TrustAnchorCell]:
+    """Trust anchor cells from a key store: for each role, the party ``parties`` names, or else
+    the store's first party with that role."""
+    cells = {}
+    for role in Role:
+        party = (parties or {}).get(role)
+        if party is None:
+            candidates = keystore.parties_with_role(role)
+            if not candidates:
+                continue
+            party = candidates[0]
+        eui = EUI64(party)
+        cells[role] = TrustAnchorCell(role, eui, keystore.certificate(eui, KeyUsage.DS),
+                                      keystore.certificate(eui, KeyUsage.KA))  # fmt: skip
+    return cells
+
+
+@dataclass
+class Device:
+    """One emulated device. Build with ``Device.create`` (persists it) or ``Device.load``.
+
+    ``peer_private_keys`` is for conformance replay only: RTDS holds no device key-agreement
+    private keys, so a device built from RTDS cannot compute the ECDH secret of a MAC; given the
+    remote parties' private keys, the same secret is computed from their side instead, and
+    every outcome that relied on it says so (``Outcome.mac_from_peer``).
+    """
+
+    identity: Identity
+    store: Store
+    clock: Clock
+    credentials: Credentials
+    cells: dict[Role, TrustAnchorCell]
+    lifecycle: str
+    peer_private_keys: KeyStore | None = None
+    _keystore: InMemoryKeyStore | None = field(default=None, repr=False)
+
+    @property
+    def eui(self) -> EUI64:
+        return self.identity.eui
+
+    @property
+    def now(self) -> datetime:
+        return self.clock.now()
+
+    @classmethod
+    def create(cls, store: Store, clock: Clock, identity: Identity, credentials: Credentials,
+               cells: dict[Role, TrustAnchorCell], *, lifecycle: str = "pre-installed",
+               peer_private_keys: KeyStore | None = None) -> Device:  # fmt: skip
+        """Persist a new device and return it."""
+        with store.transaction() as tx:
+            tx.add_device(identity.eui, device_type_name(identity.device_type), identity.to_json(), lifecycle)
+            _save_credentials(tx, identity.eui, credentials)
+            for cell in cells.values():
+                tx.set_trust_anchor(identity.eui, cell.role, cell.party, _der(cell.ds), _der(cell.ka))
+        return cls(identity, store, clock, credentials, dict(cells), lifecycle, peer_private_keys)
+
+    @classmethod
+    def load(cls, store: Store, clock: Clock, eui: bytes, *, peer_private_keys: KeyStore | None = None) -> Device:
+        """The device ``eui`` as its store holds it.
+
+        Raises:
+            KeyError: the store has no such device.
+        """
+        eui = EUI64(eui)
+        read = store.read()
+        row = read.device(eui)
+        if row is None:
+            raise KeyError(f"no device {eui} in the store")
+        device_type, identity_json, lifecycle = row
+        identity = Identity(eui, parse_device_type(device_type), **identity_json)
+        credentials = _load_credentials(read, eui)
+        cells = {Role(role): TrustAnchorCell(Role(role), party, _certificate(ds), _certificate(ka))
+                 for role, party, ds, ka in read.trust_anchors(eui)}  # fmt: skip
+        return cls(identity, store, clock, credentials, cells, lifecycle, peer_private_keys)
+
+    def cell_of(self, party: bytes) -> TrustAnchorCell | None:
+        """The cell that holds ``party``, if any."""
+        for cell in self.cells.values():
+            if cell.party == party:
+                return cell
+        return None
+
+    def keystore(self) -> InMemoryKeyStore:
+        """The device's own keys and its cells' public keys, for the codec's checks."""
+        if self._keystore is None:
+            keystore = InMemoryKeyStore()
+            for usage, key, certificate in (
+                (KeyUsage.DS, self.credentials.ds_key, self.credentials.ds_certificate),
+                (KeyUsage.KA, self.credentials.ka_key, self.credentials.ka_certificate),
+            ):
+                if certificate is not None:
+                    keystore.add_certificate(self.eui, usage, certificate)
+                if key is not None:
+                    keystore.add_private_key(self.eui, usage, key)
+            for cell in self.cells.values():
+                for usage, certificate in ((KeyUsage.DS, cell.ds), (KeyUsage.KA, cell.ka)):
+                    if certificate is not None:
+                        keystore.add_certificate(cell.party, usage, certificate)
+            self._keystore = keystore
+        return self._keystore
+
+    def replace_cell(self, tx: Transaction, cell: TrustAnchorCell) -> None:
+        tx.set_trust_anchor(self.eui, cell.role, cell.party, _der(cell.ds), _der(cell.ka))
+        self.cells[cell.role] = cell
+        self._keystore = None
+
+    def set_lifecycle(self, tx: Transaction, lifecycle: str) -> None:
+        tx.set_lifecycle(self.eui, lifecycle)
+        self.lifecycle = lifecycle
+
+
+def _der(certificate: x509.Certificate | None) -> bytes | None:
+    return None if certificate is None else certificate.public_bytes(serialization.Encoding.DER)
+
+
+def _certificate(der: bytes | None) -> x509.Certificate | None:
+    return None if der is None else x509.load_der_x509_certificate(der)
+
+
+def _key_der(key: PrivateKey | None) -> bytes | None:
+    if key is None:
+        return None
+    return key.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8,
+                             serialization.NoEncryption())  # fmt: skip
+
+
+def _save_credentials(tx: Transaction, eui: EUI64, credentials: Credentials) -> None:
+    tx.set_credential(eui, "ds", _key_der(credentials.ds_key), _der(credentials.ds_certificate))
+    tx.set_credential(eui, "ka", _key_der(credentials.ka_key), _der(credentials.ka_certificate))
+
+
+def _load_credentials(tx: Transaction, eui: EUI64) -> Credentials:
+    rows = tx.credentials(eui)
+
+    def key(usage: str) -> PrivateKey | None:
+        der = rows.get(usage, (None, None))[0]
+        return None if der is None else serialization.load_der_private_key(der, password=None)  # type: ignore[return-value]
+
+    return Credentials(key("ds"), key("ka"), _certificate(rows.get("ds", (None, None))[1]),
+                       _certificate(rows.get("ka", (None, None))[1]))  # fmt: skip

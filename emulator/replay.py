@@ -1,0 +1,247 @@
+"""Conformance replay: feed recorded commands to emulated devices and compare what they send
+with the recorded responses (``smets-emu replay``).
+
+For each COMMAND file (corpus layout: ``<prefix>COMMAND_GBCS.HEX`` with its
+``<prefix>...RESPONSE...`` files beside it) the target device is built afresh: the
+recipient's EUI-64, certificates and type, the key store's remote parties in its trust
+anchor cells (the command's own originator in its role's cell), a virtual clock in the
+recording's era, and an empty store. Then the command goes through ``process_command`` and
+the device's response is compared with the recorded one:
+
+* ``exact``: the same bytes.
+* ``structure``: same CRA, message code, counter, originator and target, and the same payload
+  structure (DLMS: APDU, invoke-id, every result code, and the type tree of the data, arrays
+  compared by the shapes of their elements, not their lengths); values may differ, because
+  they are device state.
+* ``mismatch``: anything else (``detail`` says what).
+* ``unsupported``: the device model does not serve this use case yet.
+
+What RTDS cannot give, and how replay handles it (each noted in ``detail``):
+
+* RTDS has no device private keys. A MAC is checked, and a response MACed, with the remote
+  party's private key, which yields the same ECDH secret (``Outcome.mac_from_peer``); a
+  response that must be signed cannot be, and is compared without its signature.
+* A hub in service: a CHF's device logs hold the premises' other devices before the command.
+* RTDS's ERROR cases are device faults (``hardware-fault``), not command errors: replay injects
+  the fault on the object member the ERROR response reports it for; the device's own rules
+  produce every other result.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import gbcs
+from gbcs.catalogue import use_case
+from gbcs.dlms import AccessRequest, AccessResponse, Data, DataType, RequestKind, decode_apdu
+from gbcs.errors import DecodeError, GbcsError
+from gbcs.frame import Frame
+from gbcs.keystore import KeyStore
+from gbcs.pki import device_type_name
+from gbcs.types import EUI64, DeviceType
+
+from .clock import VirtualClock
+from .devices import chf
+from .errors import Unsupported
+from .firmware.command import process_command
+from .firmware.cosem import HARDWARE_FAULT, inject_fault
+from .firmware.device import Credentials, Device, Identity, cells_from_keystore
+from .store import Store
+
+__all__ = ["RTDS_DEVICE_TYPES", "ReplayResult", "replay_command", "replay_folders"]
+
+# The device types of RTDS's device EUI-64s (observed: each use case's target device type).
+RTDS_DEVICE_TYPES = {
+    EUI64("00DB1234567890A0"): DeviceType.ESME,
+    EUI64("00DB1234567890A1"): DeviceType.GSME,
+    EUI64("00DB1234567890A2"): DeviceType.CHF,
+    EUI64("00DB1234567890A3"): DeviceType.GPF,
+    EUI64("00DB1234567890A4"): DeviceType.PPMID,
+    EUI64("00DB1234567890A5"): DeviceType.HCALCS,
+    EUI64("00DB1234567890A6"): DeviceType.IHD,
+}
+# Inside every RTDS certificate's validity (organisations from 2015-12-23 at the latest,
+# devices from 2016-04-06). RTDS commands carry no date-time, and its responses' 2015-01-01 is
+# a placeholder (gbcs/security.py).
+RTDS_ERA = datetime(2016, 6, 1, tzinfo=timezone.utc)
+
+
+@dataclass(frozen=True, slots=True)
+class ReplayResult:
+    input: str
+    target: str | None
+    use_case: str | None
+    accepted: bool
+    verdict: str  # exact | structure | mismatch | unsupported
+    detail: str
+
+    def to_json(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def command_files(folders: list[Path]) -> Iterator[Path]:
+    for folder in folders:
+        if folder.is_file():
+            yield folder
+            continue
+        yield from sorted(path for path in folder.rglob("*COMMAND_GBCS.HEX") if "PRECOMMAND" not in path.name)
+
+
+def replay_folders(folders: list[Path], keystore: KeyStore, device_types: dict[EUI64, DeviceType] | None = None,
+                   ) -> Iterator[ReplayResult]:  # fmt: skip
+    for path in command_files(folders):
+        yield replay_command(path, keystore, device_types)
+
+
+def replay_command(path: Path, keystore: KeyStore, device_types: dict[EUI64, DeviceType] | None = None,
+                   era: datetime = RTDS_ERA) -> ReplayResult:  # fmt: skip
+    """Replay one command file against a freshly built target device (module docstring)."""
+    types = {**RTDS_DEVICE_TYPES, **(device_types or {})}
+    name = str(path)
+    try:
+        data = _read_hex(path)
+        command = gbcs.decode(data)
+    except (OSError, ValueError, DecodeError) as error:
+        return ReplayResult(name, None, None, False, "mismatch", f"unreadable command: {error}")
+    if not isinstance(command, Frame):
+        return ReplayResult(name, None, None, False, "unsupported", "a General Block Transfer block")
+    case = _label(command)
+    device_type = types.get(command.recipient)
+    if device_type is None:
+        return ReplayResult(name, None, case, False, "unsupported", f"no device type known for {command.recipient}")
+    recorded = _recorded_response(path)
+    device = _build_device(command, device_type, keystore, era, types)
+    notes = _inject_recorded_faults(device, command, recorded)
+    outcome = process_command(device, data)
+    target = device_type_name(device_type)
+    if outcome.rejection is not None:
+        verdict = "unsupported" if isinstance(outcome.rejection, Unsupported) else "mismatch"
+        return ReplayResult(name, target, case, False, verdict,
+                            f"{type(outcome.rejection).__name__}: {outcome.rejection.detail}")  # fmt: skip
+    notes += list(outcome.notes)
+    if outcome.mac_from_peer:
+        notes.append("MAC computed from the remote party's private key (RTDS has no device key-agreement keys)")
+    if recorded is None:
+        return ReplayResult(name, target, case, True, "mismatch", "; ".join(["no recorded response", *notes]))
+    verdict, detail = compare_responses(outcome.response, recorded)
+    return ReplayResult(name, target, case, True, verdict, "; ".join([detail, *notes]) if detail or notes else "")
+
+
+def _label(frame: Frame) -> str:
+    try:
+        return use_case(frame.other_information.message_code).label
+    except GbcsError:
+        return f"0x{frame.other_information.message_code:04X}"
+
+
+def _read_hex(path: Path) -> bytes:
+    return bytes.fromhex("".join(path.read_text().split()))
+
+
+def _recorded_response(command_path: Path) -> bytes | None:
+    prefix = command_path.name.split("COMMAND_GBCS")[0]
+    for candidate in sorted(command_path.parent.glob(f"{prefix}*RESPONSE*.HEX")):
+        return _read_hex(candidate)
+    return None
+
+
+def _build_device(command: Frame, device_type: DeviceType, keystore: KeyStore, era: datetime,
+                  types: dict[EUI64, DeviceType]) -> Device:  # fmt: skip
+    parties = {}
+    for party in (command.originator, command.other_information.supplementary_remote_party_id):
+        role = None if party is None else keystore.role(party)
+        if role is not None:
+            parties[role] = party
+    device = Device.create(
+        Store(":memory:"), VirtualClock(era), Identity(command.recipient, device_type),
+        Credentials.from_keystore(keystore, command.recipient), cells_from_keystore(keystore, parties),
+        lifecycle="commissioned",
+    )  # fmt: skip
+    device.peer_private_keys = keystore
+    if device_type is DeviceType.CHF:
+        _commission_rtds_premises(device, types)
+    return device
+
+
+def _commission_rtds_premises(device: Device, types: dict[EUI64, DeviceType]) -> None:
+    """Replay meets a hub in service: every other device of the premises is on its device
+    logs (RTDS's device log reads list them). Install codes are derived from the EUI-64s."""
+    with device.store.transaction() as tx:
+        for eui, device_type in types.items():
+            if eui != device.eui:
+                for log in ("chf.device_log", "chf.device_log.1"):
+                    chf.add_to_device_log(tx, device, eui, int(device_type), bytes(eui) * 2, log=log)
+
+
+def _inject_recorded_faults(device: Device, command: Frame, recorded: bytes | None) -> list[str]:
+    """For an ERROR recording of a DLMS command: inject the hardware fault it reports."""
+    if recorded is None:
+        return []
+    try:
+        request, response = decode_apdu(command.content), decode_apdu(gbcs.decode(recorded).content)
+    except (DecodeError, AttributeError):
+        return []
+    if not isinstance(request, AccessRequest) or not isinstance(response, AccessResponse):
+        return []
+    notes = []
+    with device.store.transaction() as tx:
+        for specification, result in zip(request.specifications, response.results, strict=False):
+            if result.result == HARDWARE_FAULT:
+                kind = RequestKind.GET if specification.kind is RequestKind.GET_WITH_SELECTION else specification.kind
+                inject_fault(tx, device, specification.class_id, str(specification.instance), kind.name.lower(),
+                             specification.member)  # fmt: skip
+                notes.append(f"fault injected as recorded: {specification.instance} {kind.name.lower()} {specification.member}")
+    return notes
+
+
+def compare_responses(ours: bytes | None, recorded: bytes) -> tuple[str, str]:
+    """(verdict, detail) for the device's response against the recorded one."""
+    if ours is None:
+        return "mismatch", "the device sent no response"
+    if ours == recorded:
+        return "exact", ""
+    mine, theirs = gbcs.decode(ours), gbcs.decode(recorded)
+    if not isinstance(mine, Frame) or not isinstance(theirs, Frame):
+        return "mismatch", "a block transfer on one side"
+    for field in ("cra", "originator_counter", "originator", "recipient"):
+        if getattr(mine, field) != getattr(theirs, field):
+            return "mismatch", f"{field}: ours {getattr(mine, field)}, recorded {getattr(theirs, field)}"
+    if mine.other_information != theirs.other_information:
+        return "mismatch", f"other information: ours {mine.other_information}, recorded {theirs.other_information}"
+    if (mine.date_time is None) != (theirs.date_time is None):
+        return "mismatch", "date-time present on one side only"
+    if mine.content == theirs.content:
+        return "structure", "same payload; protection differs"
+    try:
+        ours_apdu, recorded_apdu = decode_apdu(mine.content), decode_apdu(theirs.content)
+    except DecodeError:
+        return "mismatch", "payloads differ"
+    if type(ours_apdu) is not type(recorded_apdu) or ours_apdu.invoke_id_and_priority != recorded_apdu.invoke_id_and_priority:
+        return "mismatch", "APDU kind or invoke-id differs"
+    if isinstance(ours_apdu, AccessResponse):
+        ours_results = [(r.kind, r.result) for r in ours_apdu.results]
+        recorded_results = [(r.kind, r.result) for r in recorded_apdu.results]
+        if ours_results != recorded_results:
+            return "mismatch", f"results: ours {ours_results}, recorded {recorded_results}"
+        ours_shapes = [data_shape(item) for item in ours_apdu.data]
+        recorded_shapes = [data_shape(item) for item in recorded_apdu.data]
+        if ours_shapes != recorded_shapes:
+            return "mismatch", f"data structure differs: ours {ours_shapes}, recorded {recorded_shapes}"
+        return "structure", "values differ (device state)"
+    return "mismatch", "payloads differ"
+
+
+def data_shape(value: Data) -> Any:
+    """The type tree of an A-XDR value; an array's shape is the set of its elements' shapes."""
+    if value.type is DataType.STRUCTURE:
+        return ("structure", tuple(data_shape(member) for member in value.value))
+    if value.type is DataType.ARRAY:
+        return ("array", frozenset(data_shape(element) for element in value.value))
+    if value.type is DataType.COMPACT_ARRAY:
+        return ("compact-array", value.value[0])
+    return value.type.name.lower()

@@ -1,0 +1,84 @@
+"""Clocks: virtual time runs timers in order without sleeping; real and scaled time follow
+the host's monotonic clock."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from emulator.clock import RealClock, ScaledClock, VirtualClock
+
+START = datetime(2026, 1, 1, tzinfo=timezone.utc)
+
+
+def test_virtual_time_stands_still_until_advanced() -> None:
+    clock = VirtualClock(START)
+    assert clock.now() == START
+    assert clock.advance(timedelta(minutes=3)) == 0
+    assert clock.now() == START + timedelta(minutes=3)
+
+
+def test_timers_fire_in_time_order_each_at_its_own_time() -> None:
+    clock = VirtualClock(START)
+    seen: list[tuple[str, datetime]] = []
+    clock.call_later(timedelta(minutes=5), lambda: seen.append(("five", clock.now())))
+    clock.call_later(timedelta(minutes=1), lambda: seen.append(("one", clock.now())))
+    clock.call_later(timedelta(minutes=1), lambda: seen.append(("one again", clock.now())))  # ties: set order
+    clock.call_later(timedelta(hours=2), lambda: seen.append(("late", clock.now())))
+    assert clock.advance(timedelta(minutes=10)) == 3
+    assert seen == [("one", START + timedelta(minutes=1)), ("one again", START + timedelta(minutes=1)),
+                    ("five", START + timedelta(minutes=5))]  # fmt: skip
+    assert clock.now() == START + timedelta(minutes=10) and clock.pending == 1
+
+
+def test_a_timer_set_by_a_timer_runs_in_the_same_advance_if_due() -> None:
+    clock = VirtualClock(START)
+    seen = []
+
+    def first() -> None:
+        seen.append(clock.now())
+        clock.call_later(timedelta(minutes=1), lambda: seen.append(clock.now()))
+
+    clock.call_later(timedelta(minutes=1), first)
+    clock.advance(timedelta(minutes=5))
+    assert seen == [START + timedelta(minutes=1), START + timedelta(minutes=2)]
+
+
+def test_cancelled_timers_do_not_run_and_a_passed_time_runs_at_once() -> None:
+    clock = VirtualClock(START)
+    seen = []
+    timer = clock.call_later(timedelta(seconds=1), lambda: seen.append("cancelled"))
+    timer.cancel()
+    clock.call_at(START - timedelta(days=1), lambda: seen.append("overdue"))
+    clock.advance(timedelta(0))
+    assert seen == ["overdue"]
+
+
+def test_set_moves_the_clock_both_ways_and_never_backwards_by_advance() -> None:
+    clock = VirtualClock(START)
+    seen = []
+    clock.call_at(START + timedelta(days=1), lambda: seen.append(clock.now()))
+    assert clock.set(START - timedelta(days=365)) == 0 and clock.now() == START - timedelta(days=365)
+    assert clock.set(START + timedelta(days=2)) == 1 and seen == [START + timedelta(days=1)]
+    with pytest.raises(ValueError, match="forward only"):
+        clock.advance(timedelta(seconds=-1))
+
+
+def test_real_and_scaled_clocks_run_timers_on_the_event_loop() -> None:
+    async def scenario() -> tuple[list[str], datetime, datetime]:
+        real, scaled = RealClock(), ScaledClock(START, speed=3600.0)  # an hour a second
+        fired = asyncio.Event()
+        seen: list[str] = []
+        real.call_later(timedelta(milliseconds=10), lambda: seen.append("real"))
+        scaled.call_later(timedelta(minutes=30), lambda: (seen.append("scaled"), fired.set()))  # 0.5 s
+        await asyncio.wait_for(fired.wait(), timeout=10)
+        return seen, real.now(), scaled.now()
+
+    seen, real_now, scaled_now = asyncio.run(scenario())
+    assert seen == ["real", "scaled"]
+    assert abs(real_now - datetime.now(timezone.utc)) < timedelta(seconds=5)
+    assert START + timedelta(minutes=30) <= scaled_now < START + timedelta(hours=5)
+    with pytest.raises(ValueError, match="positive"):
+        ScaledClock(START, speed=0)

@@ -1,0 +1,90 @@
+"""The SQLite store: schema versions, atomic transactions, 64-bit counters, bad files."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+
+from emulator.errors import StoreError
+from emulator.store import SCHEMA_VERSION, Store
+from gbcs.types import EUI64
+
+DEVICE = EUI64("00DB123456789001")
+PARTY = EUI64("90B3D51F30010000")
+AT = datetime(2026, 1, 1, tzinfo=timezone.utc)
+
+
+def new_store(path: Path | str = ":memory:") -> Store:
+    store = Store(path)
+    with store.transaction() as tx:
+        tx.add_device(DEVICE, "esme", {"model": "m"}, "commissioned")
+    return store
+
+
+def test_a_new_file_gets_the_current_schema(tmp_path: Path) -> None:
+    new_store(tmp_path / "s.sqlite").close()
+    db = sqlite3.connect(tmp_path / "s.sqlite")
+    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_a_raise_rolls_the_whole_transaction_back() -> None:
+    store = new_store()
+    with pytest.raises(RuntimeError), store.transaction() as tx:
+        tx.accept_counter(DEVICE, PARTY, 5)
+        tx.log_event(DEVICE, AT, "x", "y")
+        raise RuntimeError("rejected")
+    read = store.read()
+    assert read.last_counter(DEVICE, PARTY) is None and read.event_log(DEVICE) == []
+
+
+def test_counters_are_unsigned_64_bit() -> None:
+    store = new_store()
+    with store.transaction() as tx:
+        tx.accept_counter(DEVICE, PARTY, 2**64 - 1)
+        assert tx.next_own_counter(DEVICE) == 1
+        assert tx.next_own_counter(DEVICE, at_least=2**63) == 2**63
+        assert tx.next_own_counter(DEVICE) == 2**63 + 1
+    assert store.read().last_counter(DEVICE, PARTY) == 2**64 - 1
+
+
+def test_registers_logs_outbox_and_schedule_round_trip(tmp_path: Path) -> None:
+    store = new_store(tmp_path / "s.sqlite")
+    with store.transaction() as tx:
+        tx.set_register(DEVICE, "balance", {"pence": -150})
+        tx.log_security(DEVICE, AT, "replayed", "counter 3 <= 5", alert_code=0x8F53, originator=PARTY,
+                        message_code=1, counter=3)  # fmt: skip
+        first = tx.record_sent(DEVICE, AT, "response", b"\xdf\x09")
+        tx.schedule(DEVICE, AT, b"\xdd\x00")
+    store.close()
+    store = Store(tmp_path / "s.sqlite")
+    read = store.read()
+    assert read.register(DEVICE, "balance") == {"pence": -150}
+    assert read.register(DEVICE, "missing", 7) == 7
+    entry = read.security_log(DEVICE)[0]
+    assert (entry.event, entry.code, entry.originator, entry.counter) == ("replayed", 0x8F53, str(PARTY), 3)
+    assert read.outbox(DEVICE, unsent_only=True) == [(first, str(DEVICE), "response", b"\xdf\x09")]
+    with store.transaction() as tx:
+        tx.mark_sent(first)
+    assert store.read().outbox(unsent_only=True) == []
+    assert [frame for _, _, frame in store.read().scheduled(DEVICE)] == [b"\xdd\x00"]
+
+
+def test_a_file_that_is_not_a_store_is_a_clear_error(tmp_path: Path) -> None:
+    garbage = tmp_path / "garbage.sqlite"
+    garbage.write_bytes(b"this is not a database" * 100)
+    with pytest.raises(StoreError, match="cannot open store"):
+        Store(garbage)
+
+
+def test_a_store_from_a_newer_version_is_refused(tmp_path: Path) -> None:
+    new_store(tmp_path / "s.sqlite").close()
+    db = sqlite3.connect(tmp_path / "s.sqlite")
+    db.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    db.commit()
+    db.close()
+    with pytest.raises(StoreError, match="schema version"):
+        Store(tmp_path / "s.sqlite")
