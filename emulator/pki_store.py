@@ -50,6 +50,7 @@ from gbcs.pki import CertificateKind, Issuer
 from gbcs.types import EUI64, DeviceType, Role
 
 from .errors import ConfigError, StoreError
+from .firmware.device import TrustAnchorCell, cells_from_keystore
 
 __all__ = ["DEFAULT_PARTIES", "Listing", "Party", "PkiConfig", "PkiStore", "StoreEntry", "list_certificates"]
 
@@ -370,6 +371,15 @@ class PkiStore:
             return InMemoryKeyStore.from_directory(self.directory)
         except KeyStoreError as error:
             raise StoreError(str(error)) from None
+
+    def trust_anchor_cells(self) -> dict[Role, TrustAnchorCell]:
+        """The cells a device of this PKI is provisioned with: each role's party and
+        certificates, and the Root cell holding the Root OCA certificate (it proves
+        replacement certificates, CS02b)."""
+        cells = cells_from_keystore(self.keystore())
+        cells[Role.ROOT] = TrustAnchorCell(Role.ROOT, cells[Role.ROOT].party if Role.ROOT in cells else EUI64(bytes(8)),
+                                           self.issuer(CertificateKind.ROOT_OCA).certificate)  # fmt: skip
+        return cells
 
     def chain(self, kind: CertificateKind) -> list[x509.Certificate]:
         """The issuing CA and root certificates above an organisation or device certificate."""

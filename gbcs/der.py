@@ -26,7 +26,7 @@ from .grammar.primitives import encode_length
 from .reader import Reader
 from .types import Cra
 
-__all__ = ["DerNode", "decode_der", "encode_der", "schema_for"]
+__all__ = ["DerNode", "decode_der", "encode_der", "encode_der_value", "schema_for"]
 
 _MAX_DEPTH = 24
 
@@ -154,6 +154,10 @@ class _Type:
     def decode(self, tlv: _Tlv, reader: Reader, depth: int) -> DerNode:
         raise NotImplementedError
 
+    def node(self, value: Any) -> DerNode:
+        """The node for a plain value (see ``encode_der_value``)."""
+        raise NotImplementedError
+
 
 class Integer(_Type):
     tag = INTEGER
@@ -170,6 +174,13 @@ class Integer(_Type):
         value = int.from_bytes(content, "big", signed=True)
         form = None if content == _integer_bytes(value) else content
         return DerNode(self.name, self.kind, tlv.tag, value, self.names.get(value), tlv.width, form)
+
+    def node(self, value: Any) -> DerNode:
+        if isinstance(value, str):
+            value = {name: number for number, name in self.names.items()}.get(value, value)
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise EncodeError(f"{self.name}: expected an integer or one of {sorted(self.names.values())}, got {value!r}")
+        return DerNode(self.name, self.kind, self.tag, value, self.names.get(value))
 
 
 class Enumerated(Integer):
@@ -190,6 +201,11 @@ class OctetString(_Type):
                                self.name, tlv.start)  # fmt: skip
         return DerNode(self.name, "octet-string", tlv.tag, tlv.content, None, tlv.width)
 
+    def node(self, value: Any) -> DerNode:
+        if not isinstance(value, (bytes, bytearray)) or (self.size is not None and len(value) != self.size):
+            raise EncodeError(f"{self.name}: expected {self.size or 'some'} bytes, got {value!r}")
+        return DerNode(self.name, "octet-string", self.tag, bytes(value))
+
 
 class Null(_Type):
     tag = NULL
@@ -198,6 +214,9 @@ class Null(_Type):
         if tlv.content:
             raise reader.error(BadLength, "NULL has no content", self.name, tlv.start)
         return DerNode(self.name, "null", tlv.tag, None, None, tlv.width)
+
+    def node(self, value: Any) -> DerNode:
+        return DerNode(self.name, "null", self.tag, None)
 
 
 class BitString(_Type):
@@ -219,6 +238,20 @@ class BitString(_Type):
                          if bit < width and bits >> (width - 1 - bit) & 1)  # fmt: skip
         return DerNode(self.name, "bit-string", tlv.tag, (unused, data), named or None, tlv.width)
 
+    def node(self, value: Any) -> DerNode:
+        """From the names of the bits set: the shortest bit string that holds them (DER)."""
+        numbers = {name: bit for bit, name in self.names.items()}
+        try:
+            bits = sorted(numbers[name] for name in ([value] if isinstance(value, str) else value))
+        except KeyError as error:
+            raise EncodeError(f"{self.name}: no bit named {error.args[0]!r}") from None
+        width = bits[-1] + 1 if bits else 0
+        size = (width + 7) // 8
+        number = sum(1 << (8 * size - 1 - bit) for bit in bits)
+        data = number.to_bytes(size, "big") if size else b""
+        return DerNode(self.name, "bit-string", self.tag, (8 * size - width, data), ",".join(
+            self.names[bit] for bit in bits) or None)
+
 
 class Time(_Type):
     """GeneralizedTime, ``YYYYMMDDhhmmssZ`` in GBCS (``99991231235959Z`` cancels)."""
@@ -234,6 +267,10 @@ class Time(_Type):
                                tlv.start) from None  # fmt: skip
         return DerNode(self.name, "time", tlv.tag, text, None, tlv.width)
 
+    def node(self, value: Any) -> DerNode:
+        text = value.strftime("%Y%m%d%H%M%SZ") if isinstance(value, datetime) else value
+        return DerNode(self.name, "time", self.tag, text)
+
 
 class Opaque(_Type):
     """A certificate or PKCS#10 request: kept as its exact DER bytes, shown via cryptography."""
@@ -247,6 +284,9 @@ class Opaque(_Type):
     def decode(self, tlv: _Tlv, reader: Reader, depth: int) -> DerNode:
         whole = reader.data[tlv.start : tlv.content_start + len(tlv.content)]
         return DerNode(self.name, self.kind, tlv.tag, bytes(whole), None, tlv.width)
+
+    def node(self, value: Any) -> DerNode:
+        return DerNode(self.name, self.kind, self.tag, bytes(value))
 
 
 class Sequence(_Type):
@@ -268,6 +308,22 @@ class Sequence(_Type):
         inner.expect_end(self.name)
         return DerNode(self.name, "sequence", tlv.tag, tuple(nodes), None, tlv.width)
 
+    def node(self, value: Any) -> DerNode:
+        if not isinstance(value, dict):
+            raise EncodeError(f"{self.name}: expected a mapping of field names, got {value!r}")
+        unknown = set(value) - {member.name for member in self.fields}
+        if unknown:
+            raise EncodeError(f"{self.name}: no field {sorted(unknown)[0]!r}")
+        nodes = []
+        for member in self.fields:
+            item = value.get(member.name)
+            if item is None and member.name not in value or (member.default is not None and item == member.default):
+                if not member.optional:
+                    raise EncodeError(f"{self.name}: {member.name} is required")
+                continue  # absent OPTIONAL, or a DEFAULT value, which DER leaves out
+            nodes.append(member.node(item))
+        return DerNode(self.name, "sequence", self.tag, tuple(nodes))
+
 
 class SequenceOf(_Type):
     tag = SEQUENCE
@@ -283,6 +339,9 @@ class SequenceOf(_Type):
             nodes.append(_decode(self.item, inner, depth + 1))
         return DerNode(self.name, "sequence-of", tlv.tag, tuple(nodes), None, tlv.width)
 
+    def node(self, value: Any) -> DerNode:
+        return DerNode(self.name, "sequence-of", self.tag, tuple(self.item.node(item) for item in value))
+
 
 class Choice(_Type):
     """One of ``alternatives``, told apart by their tags."""
@@ -293,6 +352,16 @@ class Choice(_Type):
 
     def starts_with(self, tag: int) -> bool:
         return any(option.starts_with(tag) for option in self.alternatives)
+
+    def node(self, value: Any) -> DerNode:
+        """From ``{alternative name: value}``."""
+        if not isinstance(value, dict) or len(value) != 1:
+            raise EncodeError(f"{self.name}: expected one of {[o.name for o in self.alternatives]}")
+        (name, item), = value.items()
+        for option in self.alternatives:
+            if option.name == name:
+                return option.node(item)
+        raise EncodeError(f"{self.name}: no alternative {name!r}")
 
 
 def _decode(schema: _Type, reader: Reader, depth: int) -> DerNode:
@@ -357,6 +426,24 @@ def encode_der(node: DerNode) -> bytes:
     else:
         raise EncodeError(f"{node.name}: cannot encode a {kind} from {value!r}")
     return _header(node.tag, len(content), node.width) + content
+
+
+def encode_der_value(message_code: int, cra: Cra, value: Any) -> bytes:
+    """The DER payload of a use case from plain values, the way firmware writes one:
+
+    INTEGER and ENUMERATED from an int or their label, OCTET STRING from bytes, NULL from
+    None, a named BIT STRING from the names of its set bits, GeneralizedTime from a datetime,
+    a certificate from its DER, SEQUENCE from a dict (an absent key is an absent OPTIONAL; a
+    DEFAULT value is left out, as DER requires), SEQUENCE OF from a list, CHOICE from
+    ``{alternative: value}``.
+
+    Raises:
+        EncodeError: no schema for the use case, or a value does not fit it.
+    """
+    schema = schema_for(message_code, cra)
+    if schema is None:
+        raise EncodeError(f"no ASN.1 schema for message code 0x{message_code:04X} ({cra.name.lower()})")
+    return encode_der(schema.node(value))
 
 
 def _integer_bytes(value: int) -> bytes:

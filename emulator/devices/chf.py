@@ -23,9 +23,8 @@ Device log state lives in registers of the store, so it survives restarts. A joi
 is derived from its install code by ZigBee's AES-MMO hash (zigpy's ``aes_mmo_hash``); RTDS's
 CCS03/CCS07 keys are test values not derived from its CCS01 install code.
 
-Not yet served (answered ``Unsupported``, listed by ``smets-emu replay``): the DER use cases
-CS02a-CS02g (trust anchor cell details and replacement), and the alerts that follow a command
-(DBCH09 after DBCH04).
+CS02a and CS02b are served by ``emulator/firmware/credentials.py``. Not yet served: the other
+DER use cases, and the alerts that follow a command (DBCH09 after DBCH04).
 """
 
 from __future__ import annotations
@@ -35,13 +34,13 @@ from datetime import datetime
 
 from zigpy.util import aes_mmo_hash
 
-from gbcs.catalogue import PayloadKind, UseCase
+from gbcs.catalogue import PayloadKind
 from gbcs.dlms import BitString, Data, DataType, Obis, decode_data, encode_data
-from gbcs.frame import Frame
 from gbcs.reader import Reader
 from gbcs.types import EUI64, DlmsDateTime
 
 from ..errors import Unsupported
+from ..firmware.command import Command
 from ..firmware.cosem import (
     OTHER_REASON,
     TYPE_UNMATCHED,
@@ -53,6 +52,7 @@ from ..firmware.cosem import (
     from_seconds_since_2000,
     seconds_since_2000,
 )
+from ..firmware.credentials import CREDENTIAL_USE_CASES
 from ..firmware.device import Device
 from ..store import Transaction
 
@@ -295,9 +295,13 @@ CHF_OBJECTS: list[CosemObject] = [
 ]  # fmt: skip
 
 
-def execute(device: Device, tx: Transaction, frame: Frame, case: UseCase) -> bytes:
-    """The CHF's executor: DLMS use cases from its objects."""
+def execute(device: Device, tx: Transaction, command: Command) -> bytes:
+    """The CHF's executor: DLMS use cases from its objects, and the security credentials
+    use cases every device shares."""
+    case = command.use_case
     if case.payload is PayloadKind.DLMS:
-        return execute_access_request(device, tx, frame.content, CHF_OBJECTS)
+        return execute_access_request(device, tx, command.frame.content, CHF_OBJECTS)
+    if case.name in CREDENTIAL_USE_CASES:
+        return CREDENTIAL_USE_CASES[case.name](device, tx, command)
     raise Unsupported(f"{case.label} ({case.payload.value if case.payload else 'no payload'}) is not served by the CHF yet")
 

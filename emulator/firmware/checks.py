@@ -141,9 +141,12 @@ def check_mac(device: Device, frame: Frame, case: UseCase) -> bool:
     return from_peer
 
 
-def check_anti_replay(tx: Transaction, device: Device, frame: Frame) -> None:
+def check_anti_replay(tx: Transaction, device: Device, frame: Frame) -> int | None:
     """The originator counter must exceed the last one accepted from that party; it is
     stored in ``tx`` (committed with the response, rolled back with a rejection).
+
+    Returns:
+        the last counter accepted before this one, or None.
 
     Raises:
         Replayed: it does not.
@@ -152,6 +155,7 @@ def check_anti_replay(tx: Transaction, device: Device, frame: Frame) -> None:
     if last is not None and frame.originator_counter <= last:
         raise Replayed(f"counter {frame.originator_counter} from {frame.originator} does not exceed {last}")
     tx.accept_counter(device.eui, frame.originator, frame.originator_counter)
+    return last
 
 
 def check_role(cell: TrustAnchorCell, case: UseCase) -> None:

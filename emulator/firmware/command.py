@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import gbcs
 from gbcs.catalogue import Protection, UseCase
@@ -34,13 +34,33 @@ from .checks import (
     decode_command,
     use_case_of,
 )
-from .device import Device
+from .device import Device, TrustAnchorCell
 
-__all__ = ["Executor", "Outcome", "build_response", "process_command"]
+__all__ = ["Command", "Executor", "Outcome", "build_response", "process_command"]
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    """An authenticated, fresh command, as an executor receives it.
+
+    Attributes:
+        frame: the decoded command.
+        use_case: its catalogue row.
+        originator: the trust anchor cell that authenticated it.
+        previous_counter: the originator's last accepted counter before this one (None: none).
+        notes: what the executor could not do as the field would, and why (``Outcome.notes``).
+    """
+
+    frame: Frame
+    use_case: UseCase
+    originator: TrustAnchorCell
+    previous_counter: int | None
+    notes: list[str] = field(default_factory=list)
+
 
 # Turns an accepted command into the response's content (payload bytes); raises a
 # CommandRejected (usually BadContent or Unsupported) to refuse it.
-Executor = Callable[[Device, Transaction, Frame, UseCase], bytes]
+Executor = Callable[[Device, Transaction, Command], bytes]
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,15 +95,16 @@ def process_command(device: Device, data: bytes) -> Outcome:
         cell = check_signature(device, frame, case)  # 3. against the originator's cell
         mac_from_peer = check_mac(device, frame, case)  # 4. where the use case requires one
         with device.store.transaction() as tx:  # any raise below rolls back
-            check_anti_replay(tx, device, frame)  # 5. counter > last accepted, stored
+            previous = check_anti_replay(tx, device, frame)  # 5. counter > last accepted, stored
             check_role(cell, case)  # 6. this role may send this use case
             executor = executor_for(device.identity.device_type)
             if executor is None:
                 raise Unsupported(f"no firmware for a {device.identity.device_type.name} yet")
-            content = executor(device, tx, frame, case)  # 7. act (future dating: the executor)
+            command = Command(frame, case, cell, previous)
+            content = executor(device, tx, command)  # 7. act
             response, notes, made_from_peer = build_response(device, frame, case, content)
             tx.record_sent(device.eui, device.now, "response", response)  # 8. durable before it leaves
-        return Outcome(True, response, None, frame, mac_from_peer or made_from_peer, notes)
+        return Outcome(True, response, None, frame, mac_from_peer or made_from_peer, (*command.notes, *notes))
     except CommandRejected as rejection:
         _log_rejection(device, frame, rejection)
         return Outcome(False, rejection.response, rejection, frame)

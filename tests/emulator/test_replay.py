@@ -14,8 +14,6 @@ from tests.conftest import RTDS
 from tests.emulator.test_cli import json_lines, smets_emu
 
 MESSAGES = RTDS / "messages"
-# Use cases the CHF model does not serve yet, each a named gap (the closing note lists them).
-CHF_NOT_YET = {"CS02a", "CS02b"}
 
 
 @pytest.fixture(scope="module")
@@ -30,9 +28,6 @@ def chf_results(keystore: InMemoryKeyStore) -> list:
 def test_every_chf_command_is_accepted_and_answered_like_the_corpus(chf_results: list) -> None:
     assert len(chf_results) == 28  # every RTDS COMMAND addressed to 00DB1234567890A2
     for result in chf_results:
-        if result.use_case in CHF_NOT_YET:
-            assert result.verdict == "unsupported", result
-            continue
         assert result.accepted, result
         assert result.verdict in ("exact", "structure"), result
 
@@ -53,6 +48,16 @@ def test_set_and_action_responses_match_the_corpus_exactly(chf_results: list) ->
                  "CCS03_8.12.1_SUCCESS_COMMAND_GBCS.HEX", "DBCH04_6.28_SUCCESS_COMMAND_GBCS.HEX",
                  "DBCH05_6.29_SUCCESS_COMMAND_GBCS.HEX"):  # fmt: skip
         assert name in exact
+
+
+def test_credentials_use_cases_match_the_corpus_payload(chf_results: list) -> None:
+    """CS02a's details and CS02b's replacement outcome are the corpus's bytes; CS02b's response
+    must be signed, which a device without its private key cannot do, and replay says so."""
+    by_case = {result.use_case: result for result in chf_results if result.use_case.startswith("CS02")}
+    assert by_case["CS02a"].verdict == "exact"
+    assert by_case["CS02b"].verdict == "structure"
+    assert "same payload" in by_case["CS02b"].detail and "response not signed" in by_case["CS02b"].detail
+    assert "not checked up to the Root" in by_case["CS02b"].detail
 
 
 def test_macs_rely_on_the_remote_partys_key_and_say_so(chf_results: list) -> None:
@@ -91,7 +96,7 @@ def test_the_replay_command_line(tmp_path: Path) -> None:
     rows = json_lines(result)
     assert [(row["target"], row["use_case"], row["accepted"], row["verdict"]) for row in rows] == [
         ("chf", "CCS01", True, "exact"), ("chf", "CCS01", True, "exact"),
-        ("esme", "CS02a", False, "unsupported"), ("chf", "CS02a", False, "unsupported")]
+        ("esme", "CS02a", False, "unsupported"), ("chf", "CS02a", True, "exact")]
     assert all(row.keys() == {"input", "target", "use_case", "accepted", "verdict", "detail"} for row in rows)
     text = smets_emu("replay", "--keystore", str(RTDS / "keystore"), str(MESSAGES / "8.11_CCS01"))
     assert text.returncode == 0 and b"exact" in text.stdout and b"2 commands" in text.stdout

@@ -6,7 +6,7 @@ import pytest
 
 import gbcs
 from gbcs import errors
-from gbcs.der import DerNode, decode_der, encode_der, schema_for
+from gbcs.der import Choice, DerNode, decode_der, encode_der, encode_der_value, schema_for
 from tests.conftest import CORPUS_FILES, corpus_id, read_corpus_file
 
 
@@ -93,3 +93,43 @@ def test_malformed_der(payload, code, cra, error, offset) -> None:
     with pytest.raises(error) as raised:
         decode_der(bytes.fromhex(payload), code, cra)
     assert raised.value.offset == offset, raised.value
+
+
+def _plain(node: DerNode):
+    """A decoded node as the plain values ``encode_der_value`` takes."""
+    if node.kind == "sequence":
+        return {child.name: _plain(child) for child in node.value}
+    if node.kind == "sequence-of":
+        return [_plain(child) for child in node.value]
+    if node.kind == "bit-string":
+        return node.label.split(",") if node.label else []
+    return node.value
+
+
+@pytest.mark.parametrize("path", DER_FILES, ids=corpus_id)
+def test_corpus_der_payloads_encode_from_plain_values(path) -> None:
+    """What firmware writes: plain values in, the corpus's bytes out (where RTDS used DER's
+    minimal lengths; its 82 00 LL forms come only from decoding)."""
+    frame = gbcs.decode(read_corpus_file(path))
+    code = frame.other_information.message_code
+    node = decode_der(frame.content, code, frame.cra)
+    schema = schema_for(code, frame.cra)
+    value = {node.name: _plain(node)} if isinstance(schema, Choice) else _plain(node)
+    built = encode_der_value(code, frame.cra, value)
+    if b"\x82\x00" in frame.content and built != frame.content:
+        assert len(built) < len(frame.content)  # only the length forms differ
+        return
+    assert built == frame.content
+
+
+def test_plain_values_that_do_not_fit_are_refused() -> None:
+    from gbcs.types import Cra
+
+    with pytest.raises(errors.EncodeError, match="no ASN.1 schema"):
+        encode_der_value(0x0001, Cra.COMMAND, {})
+    with pytest.raises(errors.EncodeError, match="remotePartyRolesCredentialsRequired is required"):
+        encode_der_value(0x0008, Cra.COMMAND, {"authorisingRemotePartyTACellIdentifier": {
+            "remotePartyRole": 4, "keyUsage": ["keyAgreement"]}})
+    with pytest.raises(errors.EncodeError, match="no bit named"):
+        encode_der_value(0x0008, Cra.COMMAND, {"authorisingRemotePartyTACellIdentifier": {
+            "remotePartyRole": 4, "keyUsage": ["flying"]}, "remotePartyRolesCredentialsRequired": []})

@@ -1,0 +1,199 @@
+"""Security credentials use cases every device serves: CS02a (provide security credentials
+details) and CS02b (update security credentials: replace trust anchor cells).
+
+CS02b, as this module applies it (GBCS's rules as RTDS shows them, and our choices marked):
+
+1. ``authorisingRemotePartySeqNumber`` equals the command's originator counter (every RTDS
+   CS02b); anti-replay has already checked that counter.
+2. The replacement mode names who may replace what (``_MODES``); the authorising cell and
+   every target cell must fit it.
+3. Each replacement certificate must be an organisation certificate for the target cell's
+   role and key usage, valid at the device's clock, issued by a certificate of the command's
+   certification path, which must itself chain to the device's Root cell when it holds the
+   Root OCA certificate (RTDS holds none: replay notes that the last link went unchecked).
+   A certificate that fails gets ``badCertificate`` and its cell is left as it was.
+4. ``newRemotePartyFloorSeqNumber`` is reported for each replaced role; anti-replay of a new
+   party starts from it. A party keeping its entity identifier keeps its counter (we chose:
+   lowering it would let old commands replay).
+
+Future-dated replacements (``executionDateTime``) are not served yet.
+"""
+
+from __future__ import annotations
+
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+
+from gbcs import pki
+from gbcs.der import DerNode, decode_der, encode_der_value
+from gbcs.errors import CertificateError, DecodeError, EncodeError
+from gbcs.types import Cra, Role
+
+from ..errors import BadContent, Unsupported
+from ..store import Transaction
+from .command import Command
+from .device import Device, TrustAnchorCell
+
+__all__ = ["CREDENTIAL_USE_CASES", "provide_security_credential_details", "update_security_credentials"]
+
+SUCCESS, BAD_CERTIFICATE, TRUST_ANCHOR_NOT_FOUND = 0, 5, 25
+_USAGES = {"digitalSignature": "ds", "keyAgreement": "ka"}
+# credentialsReplacementMode -> (authorising role, roles it may replace)
+_MODES = {
+    2: (Role.SUPPLIER, {Role.SUPPLIER}),
+    3: (Role.NETWORK_OPERATOR, {Role.NETWORK_OPERATOR}),
+    4: (Role.ACCESS_CONTROL_BROKER, {Role.ACCESS_CONTROL_BROKER}),
+    5: (Role.WAN_PROVIDER, {Role.WAN_PROVIDER}),
+    6: (Role.TRANSITIONAL_CHANGE_OF_SUPPLIER, {Role.TRANSITIONAL_CHANGE_OF_SUPPLIER}),
+    7: (Role.TRANSITIONAL_CHANGE_OF_SUPPLIER, {Role.SUPPLIER}),
+    10: (Role.LOAD_CONTROLLER, {Role.LOAD_CONTROLLER}),
+    11: (Role.SUPPLIER, {Role.LOAD_CONTROLLER}),
+}
+
+
+def _decode(command: Command) -> DerNode:
+    frame = command.frame
+    try:
+        return decode_der(frame.content, frame.other_information.message_code, Cra.COMMAND)
+    except DecodeError as error:
+        raise BadContent(f"payload: {error}") from None
+
+
+def _encode(command: Command, value: object) -> bytes:
+    try:
+        return encode_der_value(command.frame.other_information.message_code, Cra.RESPONSE, value)
+    except EncodeError as error:  # our own values: a bug, but never a crashed device
+        raise BadContent(f"cannot encode the response: {error}") from None
+
+
+def _key_identifier(certificate: x509.Certificate | None) -> bytes:
+    if certificate is None:
+        return bytes(8)
+    try:
+        return certificate.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value.digest
+    except x509.ExtensionNotFound:
+        return pki.key_identifier(certificate.public_key())  # type: ignore[arg-type]
+
+
+def provide_security_credential_details(device: Device, tx: Transaction, command: Command) -> bytes:
+    """CS02a: for each role asked for, the cell's parties and key identifiers, and the counter
+    the device holds for the party (before this command, for the party that sent it)."""
+    request = _decode(command)
+    details = []
+    for node in request.child("remotePartyRolesCredentialsRequired").value:
+        try:
+            cell = device.cells.get(Role(node.value))
+        except ValueError:
+            cell = None
+        if cell is None:
+            details.append({"remotePartyRole": node.value, "statusCode": TRUST_ANCHOR_NOT_FOUND})
+            continue
+        if cell.party == command.frame.originator:
+            counter = command.previous_counter
+        else:
+            counter = tx.last_counter(device.eui, cell.party)
+        contents = [{"keyUsage": [name], "subjectUniqueID": bytes(cell.party), "subjectKeyIdentifier": _key_identifier(certificate)}
+                    for name, certificate in (("digitalSignature", cell.ds), ("keyAgreement", cell.ka))
+                    if certificate is not None]  # fmt: skip
+        details.append({"remotePartyRole": int(cell.role), "statusCode": SUCCESS, "currentSeqNumber": counter or 0,
+                        "trustAnchorCellDetails": contents})  # fmt: skip
+    return _encode(command, details)
+
+
+def update_security_credentials(device: Device, tx: Transaction, command: Command) -> bytes:
+    """CS02b: replace trust anchor cells (module docstring)."""
+    request = _decode(command)
+    control = request.child("authorisingRemotePartyControl")
+    if request.child("executionDateTime") is not None:
+        raise Unsupported("future-dated credential replacement is not served yet")
+    mode = control.child("credentialsReplacementMode").value
+    sequence = control.child("authorisingRemotePartySeqNumber").value
+    if sequence != command.frame.originator_counter:
+        raise BadContent(f"authorisingRemotePartySeqNumber {sequence} is not the originator counter "
+                         f"{command.frame.originator_counter}")  # fmt: skip
+    if mode not in _MODES:
+        raise Unsupported(f"credentials replacement mode {mode} is not served yet")
+    authoriser, replaceable = _MODES[mode]
+    authorising = control.child("authorisingRemotePartyTACellIdentifier")
+    if authorising is not None and authorising.child("remotePartyRole").value != authoriser:
+        raise BadContent(f"mode {mode} is authorised by {authoriser.name}, not role {authorising.child('remotePartyRole').value}")
+    if command.originator.role is not authoriser:
+        raise BadContent(f"mode {mode} must come from {authoriser.name}, not {command.originator.role.name}")
+    path = [x509.load_der_x509_certificate(node.value) for node in request.child("certificationPathCertificates").value]
+    floor_node = control.child("newRemotePartyFloorSeqNumber")
+    outcomes, replaced_roles = [], []
+    for replacement in request.child("replacements").value:
+        target = replacement.child("targetTrustAnchorCell")
+        role, usage_names = target.child("remotePartyRole").value, (target.child("keyUsage").label or "").split(",")
+        if Role(role) not in replaceable or len(usage_names) != 1 or usage_names[0] not in _USAGES:
+            raise BadContent(f"mode {mode} cannot replace the {usage_names} cell of role {role}")
+        if (target.child("cellUsage") or DerNode(None, "integer", 2, 0)).value != 0:
+            raise Unsupported("prepayment top-up cells are not served yet")
+        usage = _USAGES[usage_names[0]]
+        outcome, new_cell = _replace(device, Role(role), usage, replacement.child("replacementCertificate").value, path, command)
+        outcomes.append({"affectedTrustAnchorCell": {"remotePartyRole": role, "keyUsage": usage_names}, **outcome})
+        if new_cell is not None:
+            old = device.cells[Role(role)]
+            device.replace_cell(tx, new_cell)
+            if new_cell.party != old.party and floor_node is not None:
+                tx.accept_counter(device.eui, new_cell.party, max(floor_node.value, tx.last_counter(device.eui, new_cell.party) or 0))
+            tx.log_security(device.eui, device.now, "trust-anchor-replaced", f"{Role(role).name} {usage} cell now holds {new_cell.party}")
+            if role not in replaced_roles:
+                replaced_roles.append(role)
+    changes = [] if floor_node is None else [{"remotePartyRole": role, "floorSeqNumber": floor_node.value} for role in replaced_roles]
+    return _encode(command, {"commandAccepted": None, "executionOutcome": {
+        "authorisingRemotePartySeqNumber": sequence, "credentialsReplacementMode": mode,
+        "remotePartySeqNumberChanges": changes, "replacementOutcomes": outcomes}})  # fmt: skip
+
+
+def _replace(device: Device, role: Role, usage: str, der: bytes, path: list[x509.Certificate],
+             command: Command) -> tuple[dict, TrustAnchorCell | None]:  # fmt: skip
+    """The outcome fields for one replacement and the new cell, or None when refused."""
+    existing = device.cells.get(role)
+    old_certificate = None if existing is None else (existing.ds if usage == "ds" else existing.ka)
+    existing_fields = {"existingSubjectUniqueID": bytes(existing.party) if existing else bytes(8),
+                       "existingSubjectKeyIdentifier": _key_identifier(old_certificate)}  # fmt: skip
+    try:
+        certificate = x509.load_der_x509_certificate(der)
+        info = pki.describe_certificate(certificate)
+    except (ValueError, CertificateError):
+        return {"statusCode": BAD_CERTIFICATE, **existing_fields, "replacingSubjectUniqueID": bytes(8),
+                "replacingSubjectKeyIdentifier": bytes(8)}, None  # fmt: skip
+    replacing = {"replacingSubjectUniqueID": bytes(info.eui or bytes(8)), "replacingSubjectKeyIdentifier": _key_identifier(certificate)}
+    if existing is None:
+        return {"statusCode": TRUST_ANCHOR_NOT_FOUND, **existing_fields, **replacing}, None
+    if info.kind is not pki.CertificateKind.ORGANISATION or info.role is not role or info.usage != usage or not _trusted(device, certificate, path, command):
+        return {"statusCode": BAD_CERTIFICATE, **existing_fields, **replacing}, None
+    new_party = info.eui if info.eui is not None else existing.party
+    keep_other = existing.ka if usage == "ds" else existing.ds
+    if new_party != existing.party:
+        keep_other = None  # a new party's other key is not the old party's
+    cell = TrustAnchorCell(role, new_party, certificate if usage == "ds" else keep_other, certificate if usage == "ka" else keep_other)
+    return {"statusCode": SUCCESS, **existing_fields, **replacing}, cell
+
+
+def _trusted(device: Device, certificate: x509.Certificate, path: list[x509.Certificate], command: Command) -> bool:
+    try:
+        pki.check_valid_at(certificate, device.now)
+    except CertificateError:
+        return False
+    issuers = [candidate for candidate in path if candidate.subject == certificate.issuer]
+    for issuer in issuers:
+        try:
+            certificate.verify_directly_issued_by(issuer)
+        except (ValueError, TypeError, InvalidSignature):
+            continue
+        root = device.cells.get(Role.ROOT)
+        if root is None or root.ds is None or pki.describe_certificate(root.ds).kind is not pki.CertificateKind.ROOT_OCA:
+            command.notes.append("certification path not checked up to the Root: the device's Root cell holds no Root OCA certificate")
+            return True
+        try:
+            pki.check_path(issuer, [root.ds], device.now)
+            return True
+        except CertificateError:
+            return False
+    return False
+
+
+# The CHF and the meters share these; device executors look them up by use-case name.
+CREDENTIAL_USE_CASES = {"CS02a": provide_security_credential_details, "CS02b": update_security_credentials}
