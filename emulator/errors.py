@@ -3,22 +3,25 @@
 ::
 
     EmulatorError
-    ├── ConfigError      a configuration file or option is wrong: the user's to fix
-    ├── StoreError       a store on disk cannot be read, written or trusted (permissions,
-    │                    missing files, an existing store in the way)
-    └── CommandRejected  .event .alert_code .response: a device refused a command; it is
-        │                logged in the security (or event) log, then answered with
-        │                ``response`` or, where that is None, not answered
-        ├── Malformed        the frame does not decode, or is not a command
-        ├── WrongRecipient   addressed to another device
-        ├── UnknownUseCase   a message code no use case has, or not one for this device type
-        ├── UntrustedOriginator  no trust anchor cell holds the originator
-        ├── BadSignature     missing where required, invalid, or its certificate out of date
-        ├── BadMac           missing where required, invalid, or no key to check it
-        ├── Replayed         the counter does not exceed the last one accepted from the party
-        ├── WrongRole        the party's role may not send this use case
-        ├── BadContent       the payload does not decode or fails its checks (alert 8F1E)
-        └── Unsupported      a valid command this device model does not implement yet
+    ├── ConfigError          a configuration file or option is wrong: the user's to fix
+    ├── StoreError           a store on disk cannot be read, written or trusted (permissions,
+    │                        missing files, an existing store in the way)
+    ├── CommandRejected      .event .alert_code .response: a device refused a command; it is
+    │   │                    logged in the security (or event) log, then answered with
+    │   │                    ``response`` or, where that is None, not answered
+    │   ├── Malformed            the frame does not decode, or is not a command
+    │   ├── WrongRecipient       addressed to another device
+    │   ├── UnknownUseCase       a message code no use case has, or not one for this device type
+    │   ├── UntrustedOriginator  no trust anchor cell holds the originator
+    │   ├── BadSignature         missing where required, invalid, or its certificate out of date
+    │   ├── BadMac               missing where required, invalid, or no key to check it
+    │   ├── Replayed             the counter does not exceed the last one accepted from the party
+    │   ├── WrongRole            the party's role may not send this use case
+    │   ├── BadContent           the payload does not decode or fails its checks (alert 8F1E)
+    │   └── Unsupported          a valid command this device model does not implement yet
+    └── TransportError       a HAN or WAN transport cannot carry a frame
+        ├── TransportClosed      we closed it
+        └── LinkDown             the peer, radio or broker cannot be reached
 
 Each message names the file or option at fault and, where there is one, the fix. Alert codes
 are GBCS's (primer §9.4); which rejection raises which alert is our reading of the primer
@@ -36,9 +39,12 @@ __all__ = [
     "CommandRejected",
     "ConfigError",
     "EmulatorError",
+    "LinkDown",
     "Malformed",
     "Replayed",
     "StoreError",
+    "TransportClosed",
+    "TransportError",
     "UnknownUseCase",
     "Unsupported",
     "UntrustedOriginator",
@@ -125,3 +131,15 @@ class BadContent(CommandRejected):
 class Unsupported(CommandRejected):
     event = "unsupported"
     security = False
+
+
+class TransportError(EmulatorError):
+    """A HAN or WAN transport cannot carry a frame."""
+
+
+class TransportClosed(TransportError):
+    """We closed the transport; nothing more goes through it."""
+
+
+class LinkDown(TransportError):
+    """The peer, the radio or the broker cannot be reached (out of range, not joined, offline)."""

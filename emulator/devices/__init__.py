@@ -3,8 +3,9 @@
 from gbcs.types import DeviceType
 
 from ..firmware.command import Executor
-from . import chf
+from . import chf, esme
 
 EXECUTORS: dict[DeviceType, Executor] = {
     DeviceType.CHF: chf.execute,
+    DeviceType.ESME: esme.execute,
 }

@@ -128,6 +128,18 @@ def _log_rejection(device: Device, frame: Frame | None, rejection: CommandReject
             tx.log_event(device.eui, device.now, rejection.event, rejection.detail)
 
 
+def _response_protection(case: UseCase, command: Frame) -> Protection:
+    """The response's protection. Where RTDS shows two variants (MAC/sig), a response mirrors
+    its command: signed for a signed command, MACed otherwise (CS02a in RTDS)."""
+    variants = case.protection.get(Cra.RESPONSE) or (Protection.NONE,)
+    if len(variants) > 1:
+        wanted = Protection.SIGNATURE if command.signature is not None else Protection.MAC
+        for variant in variants:
+            if wanted in variant:
+                return variant
+    return variants[0]
+
+
 def build_response(device: Device, command: Frame, case: UseCase, content: bytes) -> tuple[bytes, tuple[str, ...], bool]:
     """The response to ``command``: same counter and message code, originator and target
     swapped, Other Information copied without a remote party's certificate (primer §12 rules
@@ -150,7 +162,7 @@ def build_response(device: Device, command: Frame, case: UseCase, content: bytes
         content=content,
         date_time=DlmsDateTime.from_datetime(device.now) if case.response_date_time else None,
     )
-    protection = (case.protection.get(Cra.RESPONSE) or (Protection.NONE,))[0]
+    protection = _response_protection(case, command)
     notes: list[str] = []
     from_peer = False
     if Protection.SIGNATURE in protection:

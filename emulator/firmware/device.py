@@ -23,7 +23,25 @@ from gbcs.types import EUI64, DeviceType, Role
 from ..clock import Clock
 from ..store import Store, Transaction
 
-__all__ = ["Credentials", "Device", "Identity", "TrustAnchorCell", "cells_from_keystore"]
+__all__ = ["CELL_ROLES", "Credentials", "Device", "Identity", "TrustAnchorCell", "cells_from_keystore"]
+
+_METER_CELLS = frozenset({Role.ROOT, Role.RECOVERY, Role.SUPPLIER, Role.NETWORK_OPERATOR,
+                          Role.ACCESS_CONTROL_BROKER, Role.TRANSITIONAL_CHANGE_OF_SUPPLIER})  # fmt: skip
+# The remote-party roles whose trust anchor cells each device type holds. Our reading of GBCS,
+# consistent with RTDS: the WAN provider's cell is the hub's (CS02b wanProviderByWanProvider
+# targets the CHF), an ESME has no WAN provider cell (CS02a's ERROR case: trustAnchorNotFound),
+# and the load controller replaces its cell on an ESME (CS02g).
+CELL_ROLES: dict[DeviceType, frozenset[Role]] = {
+    DeviceType.CHF: frozenset({Role.ROOT, Role.RECOVERY, Role.ACCESS_CONTROL_BROKER, Role.WAN_PROVIDER}),
+    DeviceType.GPF: _METER_CELLS,
+    DeviceType.GSME: _METER_CELLS,
+    DeviceType.ESME: _METER_CELLS | {Role.LOAD_CONTROLLER},
+    DeviceType.PPMID: frozenset({Role.ROOT, Role.RECOVERY, Role.SUPPLIER, Role.ACCESS_CONTROL_BROKER,
+                                 Role.TRANSITIONAL_CHANGE_OF_SUPPLIER}),  # fmt: skip
+    DeviceType.HCALCS: frozenset({Role.ROOT, Role.RECOVERY, Role.SUPPLIER, Role.ACCESS_CONTROL_BROKER,
+                                  Role.TRANSITIONAL_CHANGE_OF_SUPPLIER}),  # fmt: skip
+    DeviceType.IHD: frozenset(),  # HAN only: no remote party addresses a display
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,7 +135,9 @@ class Device:
     def create(cls, store: Store, clock: Clock, identity: Identity, credentials: Credentials,
                cells: dict[Role, TrustAnchorCell], *, lifecycle: str = "pre-installed",
                peer_private_keys: KeyStore | None = None) -> Device:  # fmt: skip
-        """Persist a new device and return it."""
+        """Persist a new device and return it. Cells of roles its type does not hold
+        (``CELL_ROLES``) are left out."""
+        cells = {role: cell for role, cell in cells.items() if role in CELL_ROLES[identity.device_type]}
         with store.transaction() as tx:
             tx.add_device(identity.eui, device_type_name(identity.device_type), identity.to_json(), lifecycle)
             _save_credentials(tx, identity.eui, credentials)

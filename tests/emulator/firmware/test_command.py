@@ -164,8 +164,16 @@ def test_a_bad_signature_is_refused(chf: Device, head_end: InMemoryKeyStore) -> 
 
 
 def test_a_party_in_the_wrong_role_is_refused(chf: Device, head_end: InMemoryKeyStore) -> None:
-    """CCS01 may come from the ACB only; here the supplier sends it (MACed correctly)."""
-    _assert_rejected(chf, ccs01(head_end, 1000, originator=PARTIES[Role.SUPPLIER]), WrongRole, "wrong-role", 0x8F30)
+    """CCS01 may come from the ACB only; here the WAN provider, which the hub trusts for other
+    use cases, sends it (MACed correctly)."""
+    _assert_rejected(chf, ccs01(head_end, 1000, originator=PARTIES[Role.WAN_PROVIDER]), WrongRole, "wrong-role", 0x8F30)
+
+
+def test_a_party_the_device_type_holds_no_cell_for_is_untrusted(chf: Device, head_end: InMemoryKeyStore) -> None:
+    """A hub holds no supplier cell (CELL_ROLES): the supplier is a stranger to it."""
+    assert Role.SUPPLIER not in chf.cells
+    _assert_rejected(chf, ccs01(head_end, 1000, originator=PARTIES[Role.SUPPLIER]), UntrustedOriginator,
+                     "untrusted-originator", 0x8F3D)  # fmt: skip
 
 
 def test_an_unknown_originator_is_refused(chf: Device, head_end: InMemoryKeyStore) -> None:
@@ -209,7 +217,7 @@ def test_state_survives_a_restart(pki: PkiStore, head_end: InMemoryKeyStore, tmp
     reopened = Store(path)
     device = Device.load(reopened, VirtualClock(NOW), CHF)
     assert device.identity == Identity(CHF, DeviceType.CHF)
-    assert set(device.cells) >= {Role.SUPPLIER, Role.ACCESS_CONTROL_BROKER, Role.NETWORK_OPERATOR}
+    assert set(device.cells) == {Role.ROOT, Role.RECOVERY, Role.ACCESS_CONTROL_BROKER, Role.WAN_PROVIDER}
     assert device.credentials.ka_key is not None
     assert [entry.eui for entry in device_log(reopened.read(), device)] == [ADDED]
     assert isinstance(process_command(device, command).rejection, Replayed)

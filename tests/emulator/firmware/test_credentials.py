@@ -10,19 +10,18 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 
 import gbcs
-from gbcs import pki
-from gbcs.der import decode_der, encode_der_value
-from gbcs.keystore import InMemoryKeyStore, KeyUsage
-from gbcs.pki import CertificateKind
-from gbcs.security import Check
-from gbcs.types import EUI64, Cra, DeviceType, Role
-
 from emulator.clock import VirtualClock
 from emulator.errors import BadSignature
 from emulator.firmware.command import process_command
 from emulator.firmware.device import Credentials, Device, Identity
 from emulator.pki_store import DEFAULT_PARTIES, PkiStore
 from emulator.store import Store
+from gbcs import pki
+from gbcs.der import decode_der, encode_der_value
+from gbcs.keystore import InMemoryKeyStore, KeyUsage
+from gbcs.pki import CertificateKind
+from gbcs.security import Check
+from gbcs.types import EUI64, Cra, DeviceType, Role
 
 CHF = EUI64("00DB1234567890A2")
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=timezone.utc)

@@ -1,0 +1,224 @@
+"""A premises: the Communications Hub (CHF and GPF), meters and displays on one simulated HAN,
+sharing one store and one clock.
+
+``Premises.create`` provisions every device (credentials from a PKI store, its trust anchor
+cells, state in the store) in the pre-installed state; ``commission`` takes them through
+what an installer does: the CHF forms the HAN as its trust centre, puts each device on its
+device log with its install code, each device joins with the link key that install code
+gives, and the meters open their GBCS tunnels. ``send`` hands the premises a command from
+the WAN; the CHF answers for itself or relays it through the tunnel to the meter it
+addresses, and everything the premises sends back waits in the store's outbox (``wan_outbox``)
+until the WAN takes it (``mark_sent``).
+
+Lifecycle (GBCS): pre-installed → installed-not-commissioned (joined locally, no WAN) →
+commissioned. The GSME is sleepy: frames for it wait until it wakes (every
+``gsme_wake_interval``) and polls.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from zigpy.util import aes_mmo_hash
+
+import gbcs
+from gbcs.errors import DecodeError
+from gbcs.types import EUI64, DeviceType
+
+from .clock import Clock
+from .devices import chf as chf_firmware
+from .errors import LinkDown
+from .firmware.command import Outcome, process_command
+from .firmware.device import Credentials, Device, Identity
+from .han.node import HanNode, TunnelClient, TunnelServer
+from .han.sim import HanMedium
+from .pki_store import PkiStore
+from .store import Store
+
+__all__ = ["Premises", "PremisesConfig", "install_code"]
+
+HAN_DEVICES = (DeviceType.ESME, DeviceType.GSME, DeviceType.IHD, DeviceType.PPMID, DeviceType.HCALCS)
+METERS = (DeviceType.ESME, DeviceType.GSME)
+
+
+def install_code(eui: bytes) -> bytes:
+    """A device's 16-byte install code. Real devices carry a random one on their label; the
+    emulator derives it from the EUI-64 so that a premises is the same on every run (we chose)."""
+    return hashlib.sha256(b"smets-emu install code" + bytes(eui)).digest()[:16]
+
+
+@dataclass(frozen=True, slots=True)
+class PremisesConfig:
+    """Which devices a premises has. ``devices`` maps EUI-64 to type; exactly one CHF and one
+    GPF (the two halves of the Communications Hub)."""
+
+    devices: dict[EUI64, DeviceType]
+    gsme_wake_interval: timedelta = timedelta(minutes=30)
+
+    @classmethod
+    def standard(cls, number: int = 1) -> PremisesConfig:
+        """CHF, GPF, ESME, GSME and IHD with EUI-64s derived from ``number`` (0x0000EMU...)."""
+        base = bytes.fromhex("5E4D5500") + number.to_bytes(3, "big")
+        kinds = (DeviceType.CHF, DeviceType.GPF, DeviceType.ESME, DeviceType.GSME, DeviceType.IHD)
+        return cls({EUI64(base + bytes((index,))): kind for index, kind in enumerate(kinds)})
+
+    def of_type(self, device_type: DeviceType) -> list[EUI64]:
+        return [eui for eui, kind in self.devices.items() if kind is device_type]
+
+    def __post_init__(self) -> None:
+        for kind in (DeviceType.CHF, DeviceType.GPF):
+            if len(self.of_type(kind)) != 1:
+                raise ValueError(f"a premises has exactly one {kind.name}, not {len(self.of_type(kind))}")
+
+
+@dataclass
+class Premises:
+    config: PremisesConfig
+    store: Store
+    clock: Clock
+    devices: dict[EUI64, Device]
+    medium: HanMedium
+    nodes: dict[EUI64, HanNode] = field(default_factory=dict)
+    _tunnel_server: TunnelServer | None = None
+    _tunnel_clients: dict[EUI64, TunnelClient] = field(default_factory=dict)
+
+    @property
+    def chf(self) -> Device:
+        return self.devices[self.config.of_type(DeviceType.CHF)[0]]
+
+    @property
+    def gpf(self) -> Device:
+        return self.devices[self.config.of_type(DeviceType.GPF)[0]]
+
+    @classmethod
+    def create(cls, store: Store, clock: Clock, pki: PkiStore, config: PremisesConfig | None = None,
+               *, seed: int = 0) -> Premises:  # fmt: skip
+        """Provision a new premises in ``store`` (devices pre-installed, not yet on the HAN).
+        Devices the PKI store does not know get credentials issued."""
+        config = config or PremisesConfig.standard()
+        cells = pki.trust_anchor_cells()
+        devices = {}
+        for eui, device_type in config.devices.items():
+            if eui not in pki.devices:
+                pki.issue_device(eui, device_type)
+            credentials = Credentials.from_keystore(pki.keystore(), eui)
+            devices[eui] = Device.create(store, clock, Identity(eui, device_type), credentials, dict(cells))
+        premises = cls(config, store, clock, devices, HanMedium(clock, seed=seed))
+        premises._attach()
+        return premises
+
+    @classmethod
+    def load(cls, store: Store, clock: Clock, config: PremisesConfig, *, seed: int = 0) -> Premises:
+        """The premises ``store`` holds, after a restart: devices as they were, and the HAN
+        re-formed from the CHF's device log (devices on it rejoin, meters reopen tunnels)."""
+        devices = {eui: Device.load(store, clock, eui) for eui in config.devices}
+        premises = cls(config, store, clock, devices, HanMedium(clock, seed=seed))
+        premises._attach()
+        if premises.chf.lifecycle != "pre-installed":
+            premises._form_and_join()
+        return premises
+
+    def _attach(self) -> None:
+        for eui, device_type in self.config.devices.items():
+            if device_type is DeviceType.GPF:
+                continue  # the GPF shares the hub's radio with the CHF
+            transport = self.medium.attach(eui, sleepy=device_type is DeviceType.GSME)
+            self.nodes[eui] = HanNode(transport)
+        self._tunnel_server = TunnelServer(self.nodes[self.chf.eui], self._from_meter)
+        for eui in self.config.devices:
+            if self.config.devices[eui] in METERS:
+                self._tunnel_clients[eui] = TunnelClient(self.nodes[eui], self.chf.eui,
+                                                         lambda _, data, eui=eui: self._at_meter(eui, data))  # fmt: skip
+
+    # -- commissioning ---------------------------------------------------------------------------
+
+    def commission(self, *, wan: bool = True) -> None:
+        """Install the premises: device log additions, joins, tunnels, lifecycle.
+
+        Args:
+            wan: the hub has a WAN connection; without one it stays installed-not-commissioned.
+        """
+        chf = self.chf
+        with self.store.transaction() as tx:
+            for eui, device_type in self.config.devices.items():
+                if device_type in HAN_DEVICES:
+                    chf_firmware.add_to_device_log(tx, chf, eui, int(device_type), install_code(eui))
+            lifecycle = "commissioned" if wan else "installed-not-commissioned"
+            for device in self.devices.values():
+                device.set_lifecycle(tx, lifecycle)
+        self._form_and_join()
+
+    def _form_and_join(self) -> None:
+        self.medium.form(self.chf.eui, self._admit)
+        for eui, device_type in self.config.devices.items():
+            if device_type in HAN_DEVICES:
+                self.medium.join(eui, aes_mmo_hash(install_code(eui)).serialize())
+        for client in self._tunnel_clients.values():
+            try:
+                client.open()
+            except LinkDown:
+                pass  # not joined (not on the device log, or out of range): no tunnel
+        self._schedule_gsme_wake()
+
+    def _admit(self, eui: EUI64, link_key: bytes) -> bool:
+        """The CHF as trust centre: only devices on its device log, with the right link key."""
+        entries = chf_firmware.device_log(self.store.read(), self.chf)
+        return any(entry.eui == eui and entry.link_key == link_key for entry in entries)
+
+    def _schedule_gsme_wake(self) -> None:
+        for eui in self.config.of_type(DeviceType.GSME):
+            self.clock.call_later(self.config.gsme_wake_interval, lambda eui=eui: self._gsme_wakes(eui))
+
+    def _gsme_wakes(self, eui: EUI64) -> None:
+        try:
+            self.medium._nodes[eui].transport.poll()
+        except LinkDown:
+            pass  # out of range: it tries again at its next wake
+        self.clock.call_later(self.config.gsme_wake_interval, lambda: self._gsme_wakes(eui))
+
+    # -- the WAN side ----------------------------------------------------------------------------
+
+    def send(self, command: bytes) -> Outcome | None:
+        """A command from the WAN reaches the CHF, which answers it or relays it.
+
+        Returns:
+            the outcome when the CHF or GPF processed it at once; None when it was relayed to
+            a meter (its answer arrives through the tunnel, as clock time passes).
+        """
+        try:
+            recipient = gbcs.decode(command).recipient
+        except (DecodeError, AttributeError):
+            recipient = self.chf.eui  # the CHF refuses what it cannot read, and logs it
+        if recipient in (self.chf.eui, self.gpf.eui):
+            return process_command(self.devices[recipient], command)
+        if recipient in self._tunnel_clients and self._tunnel_server is not None:
+            try:
+                self._tunnel_server.send_gbcs(recipient, command)
+            except LinkDown as error:
+                with self.store.transaction() as tx:
+                    tx.log_event(self.chf.eui, self.clock.now(), "relay-failed", f"to {recipient}: {error}")
+            return None
+        return process_command(self.chf, command)  # not a device of this premises: the CHF refuses it
+
+    def _at_meter(self, eui: EUI64, data: bytes) -> None:
+        outcome = process_command(self.devices[eui], data)
+        if outcome.response is not None:
+            try:
+                self._tunnel_clients[eui].send_gbcs(outcome.response)
+            except LinkDown:
+                pass  # the response stays in the meter's outbox; the WAN can collect it later
+
+    def _from_meter(self, eui: EUI64, data: bytes) -> None:
+        """A meter's response or alert reaches the CHF: queue it for the WAN."""
+        with self.store.transaction() as tx:
+            tx.record_sent(self.chf.eui, self.clock.now(), "relayed", data)
+
+    def wan_outbox(self) -> list[tuple[int, bytes]]:
+        """What the premises has for the WAN and the WAN has not taken: ``(id, frame)``."""
+        return [(row_id, frame) for row_id, _, kind, frame in self.store.read().outbox(self.chf.eui, unsent_only=True)]
+
+    def mark_sent(self, outbox_id: int) -> None:
+        with self.store.transaction() as tx:
+            tx.mark_sent(outbox_id)
