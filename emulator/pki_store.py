@@ -346,6 +346,21 @@ class PkiStore:
         return pki.device_certificate(eui, usage, public_key, self.issuer(CertificateKind.ISSUING_DCA),
                                       not_before=self.not_before)  # fmt: skip
 
+    def issue_from_request(self, request: x509.CertificateSigningRequest) -> x509.Certificate:
+        """The Issuing DCA's answer to a device's certification request (CS02c → CS02d): a
+        certificate for the key the device proved it holds, for the EUI-64 and usage it asked.
+
+        Raises:
+            StoreError: the request does not check, or names a device this store does not know.
+        """
+        try:
+            eui, usage = pki.describe_certification_request(request)
+        except CertificateError as error:
+            raise StoreError(f"certification request refused: {error}") from None
+        if eui not in self.devices:
+            raise StoreError(f"certification request for {eui}, which is not a device of this store")
+        return self.issue_device_certificate(eui, usage, request.public_key())  # type: ignore[arg-type]
+
     def issuer(self, kind: CertificateKind) -> Issuer:
         """A CA of the store, able to sign.
 

@@ -56,6 +56,8 @@ from .store import Store
 __all__ = ["RTDS_DEVICE_TYPES", "ReplayResult", "replay_command", "replay_folders"]
 
 # The device types of RTDS's device EUI-64s (observed: each use case's target device type).
+# 00DB1234567890A6 receives ECS46d (APC output) and CS02f/CS02g (load controller) commands: an
+# auxiliary controller, a type this emulator does not model, so it has no entry.
 RTDS_DEVICE_TYPES = {
     EUI64("00DB1234567890A0"): DeviceType.ESME,
     EUI64("00DB1234567890A1"): DeviceType.GSME,
@@ -63,7 +65,6 @@ RTDS_DEVICE_TYPES = {
     EUI64("00DB1234567890A3"): DeviceType.GPF,
     EUI64("00DB1234567890A4"): DeviceType.PPMID,
     EUI64("00DB1234567890A5"): DeviceType.HCALCS,
-    EUI64("00DB1234567890A6"): DeviceType.IHD,
 }
 # Inside every RTDS certificate's validity (organisations from 2015-12-23 at the latest,
 # devices from 2016-04-06). RTDS commands carry no date-time, and its responses' 2015-01-01 is

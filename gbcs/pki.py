@@ -66,7 +66,9 @@ __all__ = [
     "ca_certificate",
     "check_path",
     "check_valid_at",
+    "describe_certification_request",
     "device_certificate",
+    "device_certification_request",
     "device_type_name",
     "describe_certificate",
     "generate_key",
@@ -327,6 +329,48 @@ def device_certificate(eui: bytes, usage: str, public_key: ec.EllipticCurvePubli
         .add_extension(_authority_key_identifier(issuer), critical=False)
         .sign(issuer.private_key, hashes.SHA256())
     )
+
+
+def device_certification_request(eui: bytes, usage: str, private_key: ec.EllipticCurvePrivateKey) -> x509.CertificateSigningRequest:
+    """The PKCS#10 request a device makes for a key pair it generated (CS02c), as RTDS's:
+    an empty subject, and an extension request for the key usage (critical) and the EUI-64's
+    hardwareModuleName (critical), signed with the new key.
+
+    Raises:
+        CertificateError: ``usage`` is neither ``ds`` nor ``ka``.
+    """
+    san = x509.SubjectAlternativeName([x509.OtherName(HARDWARE_MODULE_NAME, _hardware_module_name(eui))])
+    return (
+        x509.CertificateSigningRequestBuilder()
+        .subject_name(x509.Name([]))
+        .add_extension(_end_entity_key_usage(usage), critical=True)
+        .add_extension(san, critical=True)
+        .sign(private_key, hashes.SHA256())
+    )
+
+
+def describe_certification_request(request: x509.CertificateSigningRequest) -> tuple[EUI64, str]:
+    """The EUI-64 and key usage (``ds``/``ka``) a device's request asks for, once its
+    signature (proof of possession of the key) checks.
+
+    Raises:
+        CertificateError: the signature does not check, or the request is off-profile.
+    """
+    if not request.is_signature_valid:
+        raise CertificateError("the certification request's signature does not verify")
+    try:
+        key_usage = request.extensions.get_extension_for_oid(ExtensionOID.KEY_USAGE).value
+        names = request.extensions.get_extension_for_oid(ExtensionOID.SUBJECT_ALTERNATIVE_NAME).value
+    except x509.ExtensionNotFound as missing:
+        raise CertificateError(f"the certification request lacks {missing.oid._name}") from None
+    usage = "ds" if key_usage.digital_signature and not key_usage.key_agreement else (
+        "ka" if key_usage.key_agreement and not key_usage.digital_signature else None)  # fmt: skip
+    if usage is None:
+        raise CertificateError("the certification request asks for neither signature nor key agreement alone")
+    for name in names.get_values_for_type(x509.OtherName):
+        if name.type_id == HARDWARE_MODULE_NAME and name.value[-10:-8] == b"\x04\x08":
+            return EUI64(name.value[-8:]), usage
+    raise CertificateError("the certification request names no EUI-64")
 
 
 def _end_entity_key_usage(usage: str) -> x509.KeyUsage:

@@ -1,5 +1,11 @@
 """Security credentials use cases every device serves: CS02a (provide security credentials
-details) and CS02b (update security credentials: replace trust anchor cells).
+details), CS02b (update security credentials: replace trust anchor cells), and the device's
+own key regeneration: CS02c (generate a key pair, answer a certification request), CS02d
+(install the certificate the Issuing DCA made for it), CS02e (provide a device certificate).
+
+Key regeneration keeps the new private key on the device, pending (durable in the store),
+until CS02d brings a certificate for exactly that key, EUI-64 and usage; then the device
+signs and agrees keys with the new pair. CS02d's refusals use GBCS's response codes.
 
 CS02b, as this module applies it (GBCS's rules as RTDS shows them, and our choices marked):
 
@@ -23,6 +29,8 @@ from __future__ import annotations
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 
 from gbcs import pki
 from gbcs.der import DerNode, decode_der, encode_der_value
@@ -34,7 +42,14 @@ from ..store import Transaction
 from .command import Command
 from .device import Device, TrustAnchorCell
 
-__all__ = ["CREDENTIAL_USE_CASES", "provide_security_credential_details", "update_security_credentials"]
+__all__ = [
+    "CREDENTIAL_USE_CASES",
+    "issue_security_credentials",
+    "provide_device_certificate",
+    "provide_security_credential_details",
+    "update_device_certificate",
+    "update_security_credentials",
+]
 
 SUCCESS, BAD_CERTIFICATE, TRUST_ANCHOR_NOT_FOUND = 0, 5, 25
 _USAGES = {"digitalSignature": "ds", "keyAgreement": "ka"}
@@ -195,5 +210,69 @@ def _trusted(device: Device, certificate: x509.Certificate, path: list[x509.Cert
     return False
 
 
-# The CHF and the meters share these; device executors look them up by use-case name.
-CREDENTIAL_USE_CASES = {"CS02a": provide_security_credential_details, "CS02b": update_security_credentials}
+_PENDING = "credentials.pending.{usage}"  # register: the generated, not yet certified, private key
+_KEY_USAGE_NAMES = {"digitalSignature": "ds", "keyAgreement": "ka"}
+
+
+def _requested_usage(request: DerNode) -> str | None:
+    names = (request.child("keyUsage").label or "").split(",")
+    return _KEY_USAGE_NAMES.get(names[0]) if len(names) == 1 else None
+
+
+def issue_security_credentials(device: Device, tx: Transaction, command: Command) -> bytes:
+    """CS02c: generate a key pair for the usage asked; answer a certification request."""
+    usage = _requested_usage(_decode(command))
+    if usage is None:
+        return _encode(command, {"responseCode": "invalidKeyUsage"})
+    key = pki.generate_key()
+    request = pki.device_certification_request(device.eui, usage, key)
+    tx.set_register(device.eui, _PENDING.format(usage=usage), _private_der(key).hex())
+    tx.log_security(device.eui, device.now, "key-pair-generated", f"new {usage} key pair, awaiting its certificate")
+    return _encode(command, {"certificationRequest": request.public_bytes(serialization.Encoding.DER)})
+
+
+def update_device_certificate(device: Device, tx: Transaction, command: Command) -> bytes:
+    """CS02d: install the certificate for the pending key pair."""
+    der = _decode(command).value
+    try:
+        certificate = x509.load_der_x509_certificate(der)
+        info = pki.describe_certificate(certificate)
+    except (ValueError, CertificateError):
+        return _encode(command, 1)  # invalidCertificate
+    if info.kind is not pki.CertificateKind.DEVICE or info.eui != device.eui:
+        return _encode(command, 2)  # wrongDeviceIdentity
+    pending = tx.register(device.eui, _PENDING.format(usage=info.usage))
+    if pending is None:
+        return _encode(command, 4)  # noCorrespondingKeyPairGenerated
+    key = serialization.load_der_private_key(bytes.fromhex(pending), password=None)
+    if certificate.public_key() != key.public_key():
+        return _encode(command, 5)  # wrongPublicKey
+    device.replace_credential(tx, info.usage, key, certificate)  # type: ignore[arg-type]
+    tx.set_register(device.eui, _PENDING.format(usage=info.usage), None)
+    tx.log_security(device.eui, device.now, "device-certificate-replaced", f"{info.usage} certificate installed")
+    return _encode(command, 0)  # success
+
+
+def provide_device_certificate(device: Device, tx: Transaction, command: Command) -> bytes:
+    """CS02e: the device's current certificate for the usage asked."""
+    usage = _requested_usage(_decode(command))
+    if usage is None:
+        return _encode(command, {"responseCode": "invalidKeyUsage"})
+    certificate = device.credentials.ds_certificate if usage == "ds" else device.credentials.ka_certificate
+    if certificate is None:
+        return _encode(command, {"responseCode": "noCertificateHeld"})
+    return _encode(command, {"certificate": certificate.public_bytes(serialization.Encoding.DER)})
+
+
+def _private_der(key: ec.EllipticCurvePrivateKey) -> bytes:
+    return key.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+
+
+# Every device type shares these; device executors look them up by use-case name.
+CREDENTIAL_USE_CASES = {
+    "CS02a": provide_security_credential_details,
+    "CS02b": update_security_credentials,
+    "CS02c": issue_security_credentials,
+    "CS02d": update_device_certificate,
+    "CS02e": provide_device_certificate,
+}

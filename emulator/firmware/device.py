@@ -195,6 +195,15 @@ class Device:
         self.cells[cell.role] = cell
         self._keystore = None
 
+    def replace_credential(self, tx: Transaction, usage: str, key: PrivateKey, certificate: x509.Certificate) -> None:
+        """Install a new key pair and certificate for ``usage`` (``ds`` or ``ka``)."""
+        tx.set_credential(self.eui, usage, _key_der(key), _der(certificate))
+        if usage == "ds":
+            self.credentials = Credentials(key, self.credentials.ka_key, certificate, self.credentials.ka_certificate)
+        else:
+            self.credentials = Credentials(self.credentials.ds_key, key, self.credentials.ds_certificate, certificate)
+        self._keystore = None
+
     def set_lifecycle(self, tx: Transaction, lifecycle: str) -> None:
         tx.set_lifecycle(self.eui, lifecycle)
         self.lifecycle = lifecycle
