@@ -29,9 +29,12 @@ from gbcs.types import EUI64, DeviceType
 
 from .clock import Clock
 from .devices import chf as chf_firmware
+from .devices import esme as esme_firmware
+from .devices.ihd import Display, display_state
 from .errors import LinkDown
 from .firmware.command import Outcome, process_command
 from .firmware.device import Credentials, Device, Identity
+from .firmware.lifecycle import Event, Lifecycle
 from .han.node import HanNode, TunnelClient, TunnelServer
 from .han.sim import HanMedium
 from .pki_store import PkiStore
@@ -116,7 +119,7 @@ class Premises:
         devices = {eui: Device.load(store, clock, eui) for eui in config.devices}
         premises = cls(config, store, clock, devices, HanMedium(clock, seed=seed))
         premises._attach()
-        if premises.chf.lifecycle != "pre-installed":
+        if premises.chf.lifecycle in (Lifecycle.INSTALLED_NOT_COMMISSIONED, Lifecycle.COMMISSIONED):
             premises._form_and_join()
         return premises
 
@@ -127,6 +130,8 @@ class Premises:
             transport = self.medium.attach(eui, sleepy=device_type is DeviceType.GSME)
             self.nodes[eui] = HanNode(transport)
         self._tunnel_server = TunnelServer(self.nodes[self.chf.eui], self._from_meter)
+        for eui in self.config.of_type(DeviceType.IHD):
+            Display(self.devices[eui], self.nodes[eui], self.store)
         for eui in self.config.devices:
             if self.config.devices[eui] in METERS:
                 self._tunnel_clients[eui] = TunnelClient(self.nodes[eui], self.chf.eui,
@@ -145,10 +150,30 @@ class Premises:
             for eui, device_type in self.config.devices.items():
                 if device_type in HAN_DEVICES:
                     chf_firmware.add_to_device_log(tx, chf, eui, int(device_type), install_code(eui))
-            lifecycle = "commissioned" if wan else "installed-not-commissioned"
             for device in self.devices.values():
-                device.set_lifecycle(tx, lifecycle)
+                device.transition(tx, Event.INSTALLED)
+                if wan:
+                    device.transition(tx, Event.COMMISSIONED)
         self._form_and_join()
+
+    def connect_wan(self) -> None:
+        """The WAN reaches an installed-not-commissioned hub: the premises is commissioned."""
+        with self.store.transaction() as tx:
+            for device in self.devices.values():
+                device.transition(tx, Event.COMMISSIONED)
+
+    def return_hub(self) -> None:
+        """The Communications Hub is taken off site: it leaves the HAN and is returned."""
+        with self.store.transaction() as tx:
+            for device in (self.chf, self.gpf):
+                device.transition(tx, Event.RETURNED)
+
+    def reset_hub_for_redeployment(self) -> None:
+        """A returned hub is reset: its consumer data (device logs, logs, queued frames) is
+        erased and it is pre-installed again, ready for another premises."""
+        with self.store.transaction() as tx:
+            for device in (self.chf, self.gpf):
+                device.transition(tx, Event.RESET_FOR_REDEPLOYMENT)
 
     def _form_and_join(self) -> None:
         self.medium.form(self.chf.eui, self._admit)
@@ -214,6 +239,23 @@ class Premises:
         """A meter's response or alert reaches the CHF: queue it for the WAN."""
         with self.store.transaction() as tx:
             tx.record_sent(self.chf.eui, self.clock.now(), "relayed", data)
+
+    # -- the consumer side -------------------------------------------------------------------------
+
+    def meter_message(self, text: str, *, message_id: int = 1) -> None:
+        """The electricity meter shows the consumer a message on every display."""
+        for eui in self.config.of_type(DeviceType.ESME):
+            esme_firmware.publish_message(self.nodes[eui], self.config.of_type(DeviceType.IHD), message_id, text)
+
+    def meter_price(self, price: int, *, trailing_digits: int = 2) -> None:
+        """The electricity meter publishes its current price to every display."""
+        for eui in self.config.of_type(DeviceType.ESME):
+            esme_firmware.publish_price(self.nodes[eui], self.config.of_type(DeviceType.IHD), price=price,
+                                        trailing_digits=trailing_digits, now=0)  # fmt: skip
+
+    def display(self, eui: bytes | None = None) -> dict:
+        """What a display (the first, by default) shows."""
+        return display_state(self.store, eui or self.config.of_type(DeviceType.IHD)[0])
 
     def wan_outbox(self) -> list[tuple[int, bytes]]:
         """What the premises has for the WAN and the WAN has not taken: ``(id, frame)``."""

@@ -120,6 +120,12 @@ class Transaction:
     def set_lifecycle(self, eui: EUI64, lifecycle: str) -> None:
         self._db.execute("UPDATE device SET lifecycle = ? WHERE eui = ?", (lifecycle, str(eui)))
 
+    def erase_consumer_data(self, eui: EUI64) -> None:
+        """What a reset for redeployment removes: registers, the event log, queued frames and
+        future-dated commands (counters, credentials, cells and the security log stay)."""
+        for table in ("register", "event_log", "outbox", "future_command"):
+            self._db.execute(f"DELETE FROM {table} WHERE device = ?", (str(eui),))
+
     def next_own_counter(self, eui: EUI64, at_least: int = 0) -> int:
         """The device's next originator counter (for alerts and its own commands): strictly
         greater than every one it used before, and at least ``at_least``."""

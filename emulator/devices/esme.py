@@ -11,18 +11,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from gbcs import zcl_se
 from gbcs.catalogue import PayloadKind
 from gbcs.dlms import Data, Obis
+from gbcs.types import EUI64
 
-from ..errors import Unsupported
+from ..errors import LinkDown, Unsupported
 from ..firmware.command import Command
 from ..firmware.cosem import CosemObject, execute_access_request
 from ..firmware.credentials import CREDENTIAL_USE_CASES
 from ..firmware.device import Device
+from ..han.clusters import Messaging, Price
+from ..han.node import HanNode
 from ..store import Transaction
 from .chf import IdentityObject
 
-__all__ = ["ESME_OBJECTS", "execute"]
+__all__ = ["ESME_OBJECTS", "execute", "publish_message", "publish_price"]
 
 
 @dataclass
@@ -50,3 +54,30 @@ def execute(device: Device, tx: Transaction, command: Command) -> bytes:
     if case.name in CREDENTIAL_USE_CASES:
         return CREDENTIAL_USE_CASES[case.name](device, tx, command)
     raise Unsupported(f"{case.label} is not served by the ESME yet")
+
+
+def publish_message(node: HanNode, displays: list[EUI64], message_id: int, text: str, *, start_time: int = 0,
+                    duration_in_minutes: int = 0xFFFF) -> None:  # fmt: skip
+    """Send a message to the consumer to every display (ZSE Messaging DisplayMessage; a start
+    time of 0 means now, a duration of 0xFFFF until changed). A display out of reach misses it."""
+    for display in displays:
+        try:
+            node.send(display, Messaging, "display_message", to_client=True, message_id=message_id, message_control=0,
+                      start_time=start_time, duration_in_minutes=duration_in_minutes,
+                      message=zcl_se.Octets(text.encode("latin-1")))  # fmt: skip
+        except LinkDown:
+            continue
+
+
+def publish_price(node: HanNode, displays: list[EUI64], *, price: int, trailing_digits: int = 2, currency: int = 826,
+                  rate_label: str = "STANDARD", issuer_event_id: int = 1, now: int = 0) -> None:  # fmt: skip
+    """Publish the current price to every display (ZSE Price PublishPrice: ``price`` in units of
+    10^-``trailing_digits`` of the currency, ISO 4217 826 = GBP, per kWh)."""
+    for display in displays:
+        try:
+            node.send(display, Price, "publish_price", to_client=True, provider_id=0, rate_label=zcl_se.Octets(rate_label.encode()),
+                      issuer_event_id=issuer_event_id, current_time=now, unit_of_measure=0, currency=currency,
+                      price_trailing_digit_and_price_tier=trailing_digits << 4 | 1,
+                      number_of_price_tiers_and_register_tier=0x11, start_time=0, duration_in_minutes=0xFFFF, price=price)  # fmt: skip
+        except LinkDown:
+            continue

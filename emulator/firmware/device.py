@@ -22,6 +22,7 @@ from gbcs.types import EUI64, DeviceType, Role
 
 from ..clock import Clock
 from ..store import Store, Transaction
+from .lifecycle import Event, next_state
 
 __all__ = ["CELL_ROLES", "Credentials", "Device", "Identity", "TrustAnchorCell", "cells_from_keystore"]
 
@@ -204,9 +205,20 @@ class Device:
             self.credentials = Credentials(self.credentials.ds_key, key, self.credentials.ds_certificate, certificate)
         self._keystore = None
 
-    def set_lifecycle(self, tx: Transaction, lifecycle: str) -> None:
-        tx.set_lifecycle(self.eui, lifecycle)
-        self.lifecycle = lifecycle
+    def transition(self, tx: Transaction, event: Event) -> None:
+        """Move through the lifecycle table (``lifecycle.py``); a reset for redeployment
+        erases consumer data: registers, the event log, queued frames and future-dated
+        commands. Counters and the security log stay (a reset must not reopen replays).
+
+        Raises:
+            IllegalTransition: the event is not possible in the current state.
+        """
+        state = next_state(self.lifecycle, event)
+        if event is Event.RESET_FOR_REDEPLOYMENT:
+            tx.erase_consumer_data(self.eui)
+        tx.set_lifecycle(self.eui, state.value)
+        tx.log_event(self.eui, self.now, "lifecycle", f"{self.lifecycle} -> {state.value} ({event.value})")
+        self.lifecycle = state.value
 
 
 def _der(certificate: x509.Certificate | None) -> bytes | None:

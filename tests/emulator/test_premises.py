@@ -114,13 +114,16 @@ def test_a_meter_out_of_range_gets_nothing_and_the_hub_logs_it(pki: PkiStore, pr
 
 
 def test_the_sleepy_gas_meter_hears_only_when_it_wakes(pki: PkiStore, premises: Premises) -> None:
+    def heard() -> list[str]:
+        return [entry.event for entry in premises.store.read().event_log(GSME) if entry.event != "lifecycle"]
+
     premises.send(read_identity(pki, GSME, 3000, GCS21E))
     premises.clock.advance(timedelta(minutes=1))
-    assert premises.store.read().event_log(GSME) == []
+    assert heard() == []
     premises.clock.advance(CONFIG.gsme_wake_interval)
     # It heard the command on waking. Its use cases come with the meters' firmware; until
     # then it refuses this one as not served, which its event log records.
-    assert [entry.event for entry in premises.store.read().event_log(GSME)] == ["unsupported"]
+    assert heard() == ["unsupported"]
 
 
 def test_a_restart_loses_nothing(pki: PkiStore, tmp_path: Path) -> None:
@@ -145,3 +148,54 @@ def test_a_restart_loses_nothing(pki: PkiStore, tmp_path: Path) -> None:
     restarted.send(read_identity(pki, ESME, 2001))
     restarted.clock.advance(timedelta(seconds=1))
     assert len(restarted.wan_outbox()) == 2
+
+
+def test_the_wan_arriving_later_commissions_the_premises(pki: PkiStore, tmp_path: Path) -> None:
+    premises = Premises.create(Store(tmp_path / "p.sqlite"), VirtualClock(NOW), pki, CONFIG)
+    premises.commission(wan=False)
+    premises.connect_wan()
+    assert {device.lifecycle for device in premises.devices.values()} == {"commissioned"}
+
+
+def test_an_illegal_lifecycle_event_changes_nothing(premises: Premises) -> None:
+    from emulator.firmware.lifecycle import Event, IllegalTransition
+
+    with pytest.raises(IllegalTransition, match="cannot be reset-for-redeployment"):
+        premises.reset_hub_for_redeployment()  # not returned yet
+    assert premises.chf.lifecycle == "commissioned"
+    assert premises.store.read().register(CHF, "chf.device_log") is not None
+    with pytest.raises(IllegalTransition):
+        with premises.store.transaction() as tx:
+            premises.devices[ESME].transition(tx, Event.INSTALLED)
+
+
+def test_a_returned_hub_reset_for_redeployment_holds_no_consumer_data(pki: PkiStore, premises: Premises) -> None:
+    premises.send(read_identity(pki, ESME, 2000))
+    premises.clock.advance(timedelta(seconds=1))
+    last_counter = premises.store.read().last_counter(CHF, ACB)
+    premises.return_hub()
+    premises.reset_hub_for_redeployment()
+    read = premises.store.read()
+    assert premises.chf.lifecycle == premises.gpf.lifecycle == "pre-installed"
+    assert read.register(CHF, "chf.device_log") is None  # no consumer's devices
+    assert read.outbox(CHF) == []  # no consumer's readings waiting
+    assert [entry.event for entry in read.event_log(CHF)] == ["lifecycle"]  # only the reset itself
+    assert read.last_counter(CHF, ACB) == last_counter  # counters survive: no replays reopened
+    assert premises.devices[ESME].lifecycle == "commissioned"  # the meters stay on the premises
+
+
+def test_the_display_shows_what_the_meter_publishes(premises: Premises, tmp_path: Path) -> None:
+    assert premises.display() == {"message": None, "price": None}
+    premises.meter_message("Your top-up is due")
+    premises.meter_price(2450, trailing_digits=2)  # 24.50 p/kWh
+    premises.clock.advance(timedelta(seconds=1))
+    shown = premises.display(IHD)
+    assert shown["message"]["text"] == "Your top-up is due" and shown["message"]["from"] == str(ESME)
+    assert (shown["price"]["price"], shown["price"]["trailing_digits"], shown["price"]["currency"]) == (2450, 2, 826)
+
+
+def test_a_display_out_of_range_misses_the_message(premises: Premises) -> None:
+    premises.medium.conditions(IHD).out_of_range = True
+    premises.meter_message("hello")
+    premises.clock.advance(timedelta(seconds=1))
+    assert premises.display()["message"] is None
