@@ -34,25 +34,21 @@ from datetime import datetime
 
 from zigpy.util import aes_mmo_hash
 
-from gbcs.catalogue import PayloadKind
 from gbcs.dlms import BitString, Data, DataType, Obis, decode_data, encode_data
 from gbcs.reader import Reader
 from gbcs.types import EUI64, DlmsDateTime
 
-from ..errors import Unsupported
-from ..firmware.command import Command
 from ..firmware.cosem import (
     OTHER_REASON,
     TYPE_UNMATCHED,
     AccessFailure,
     CosemObject,
     compact_array,
-    execute_access_request,
+    dlms_executor,
     expect,
     from_seconds_since_2000,
     seconds_since_2000,
 )
-from ..firmware.credentials import CREDENTIAL_USE_CASES
 from ..firmware.device import Device
 from ..store import Transaction
 
@@ -295,13 +291,5 @@ CHF_OBJECTS: list[CosemObject] = [
 ]  # fmt: skip
 
 
-def execute(device: Device, tx: Transaction, command: Command) -> bytes:
-    """The CHF's executor: DLMS use cases from its objects, and the security credentials
-    use cases every device shares."""
-    case = command.use_case
-    if case.payload is PayloadKind.DLMS:
-        return execute_access_request(device, tx, command.frame.content, CHF_OBJECTS)
-    if case.name in CREDENTIAL_USE_CASES:
-        return CREDENTIAL_USE_CASES[case.name](device, tx, command)
-    raise Unsupported(f"{case.label} ({case.payload.value if case.payload else 'no payload'}) is not served by the CHF yet")
-
+# DLMS use cases from the objects above; the security credentials use cases every device shares.
+execute = dlms_executor(CHF_OBJECTS, "CHF")

@@ -12,14 +12,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from gbcs import zcl_se
-from gbcs.catalogue import PayloadKind
 from gbcs.dlms import Data, Obis
 from gbcs.types import EUI64
 
-from ..errors import LinkDown, Unsupported
-from ..firmware.command import Command
-from ..firmware.cosem import CosemObject, execute_access_request
-from ..firmware.credentials import CREDENTIAL_USE_CASES
+from ..errors import LinkDown
+from ..firmware.cosem import CosemObject, dlms_executor
 from ..firmware.device import Device
 from ..han.clusters import Messaging, Price
 from ..han.node import HanNode
@@ -47,13 +44,8 @@ ESME_OBJECTS: list[CosemObject] = [
 ]
 
 
-def execute(device: Device, tx: Transaction, command: Command) -> bytes:
-    case = command.use_case
-    if case.payload is PayloadKind.DLMS:
-        return execute_access_request(device, tx, command.frame.content, ESME_OBJECTS)
-    if case.name in CREDENTIAL_USE_CASES:
-        return CREDENTIAL_USE_CASES[case.name](device, tx, command)
-    raise Unsupported(f"{case.label} is not served by the ESME yet")
+# DLMS use cases from the objects above; the security credentials use cases every device shares.
+execute = dlms_executor(ESME_OBJECTS, "ESME")
 
 
 def publish_message(node: HanNode, displays: list[EUI64], message_id: int, text: str, *, start_time: int = 0,

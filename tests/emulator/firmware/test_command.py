@@ -9,7 +9,7 @@ import dataclasses
 import subprocess
 import sys
 import textwrap
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -28,28 +28,24 @@ from emulator.errors import (
 )
 from emulator.firmware.command import process_command
 from emulator.firmware.device import Credentials, Device, Identity, cells_from_keystore
-from emulator.pki_store import DEFAULT_PARTIES, PkiStore
+from emulator.pki_store import PkiStore
 from emulator.store import Store
 from gbcs.dlms import AccessResponse, decode_apdu
 from gbcs.keystore import InMemoryKeyStore, KeyUsage
 from gbcs.security import Check
 from gbcs.types import EUI64, Cra, DeviceType, Role
 from tests.conftest import RTDS
+from tests.emulator.helpers import NOW, PARTIES, make_pki
 
 CHF = EUI64("00DB1234567890A2")
 ADDED = EUI64("00DB1234567890A0")  # the ESME the RTDS CCS01 payload adds to the device log
-NOW = datetime(2026, 12, 1, 12, 0, tzinfo=timezone.utc)
-PARTIES = {party.role: party.eui for party in DEFAULT_PARTIES}
 CCS01 = RTDS / "messages/8.11_CCS01/CCS01_8.11_SUCCESS_COMMAND_GBCS.HEX"
 CS02B = RTDS / "messages/NA_CS02bWPByWP/CS02bWPByWP_NA_SUCCESS_COMMAND_GBCS.HEX"
 
 
 @pytest.fixture(scope="module")
 def pki(tmp_path_factory: pytest.TempPathFactory) -> PkiStore:
-    store = PkiStore.create(tmp_path_factory.mktemp("pki") / "store", now=NOW - timedelta(days=1))
-    store.issue_device(CHF, DeviceType.CHF)
-    store.issue_device(ADDED, DeviceType.ESME)
-    return store
+    return make_pki(tmp_path_factory.mktemp("pki"), {CHF: DeviceType.CHF, ADDED: DeviceType.ESME})
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,7 @@ and replacement of the WAN provider's certificate proven up to the Root OCA."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -14,7 +14,7 @@ from emulator.clock import VirtualClock
 from emulator.errors import BadSignature
 from emulator.firmware.command import process_command
 from emulator.firmware.device import Credentials, Device, Identity
-from emulator.pki_store import DEFAULT_PARTIES, PkiStore
+from emulator.pki_store import PkiStore
 from emulator.store import Store
 from gbcs import pki
 from gbcs.der import decode_der, encode_der_value
@@ -22,18 +22,15 @@ from gbcs.keystore import InMemoryKeyStore, KeyUsage
 from gbcs.pki import CertificateKind
 from gbcs.security import Check
 from gbcs.types import EUI64, Cra, DeviceType, Role
+from tests.emulator.helpers import NOW, PARTIES, make_pki
 
 CHF = EUI64("00DB1234567890A2")
-NOW = datetime(2026, 12, 1, 12, 0, tzinfo=timezone.utc)
-PARTIES = {party.role: party.eui for party in DEFAULT_PARTIES}
 WAN, ACB = PARTIES[Role.WAN_PROVIDER], PARTIES[Role.ACCESS_CONTROL_BROKER]
 
 
 @pytest.fixture(scope="module")
 def store(tmp_path_factory: pytest.TempPathFactory) -> PkiStore:
-    store = PkiStore.create(tmp_path_factory.mktemp("pki") / "store", now=NOW - timedelta(days=1))
-    store.issue_device(CHF, DeviceType.CHF)
-    return store
+    return make_pki(tmp_path_factory.mktemp("pki"), {CHF: DeviceType.CHF})
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ with a certificate for exactly that key."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -15,26 +14,23 @@ import gbcs
 from emulator.clock import VirtualClock
 from emulator.firmware.command import process_command
 from emulator.firmware.device import Credentials, Device, Identity
-from emulator.pki_store import DEFAULT_PARTIES, PkiStore
+from emulator.pki_store import PkiStore
 from emulator.store import Store
 from gbcs import pki
 from gbcs.der import decode_der, encode_der_value
 from gbcs.keystore import KeyUsage
 from gbcs.security import Check
 from gbcs.types import EUI64, Cra, DeviceType, Role
+from tests.conftest import RTDS
+from tests.emulator.helpers import NOW, PARTIES, make_pki
 
 ESME, OTHER = EUI64("00DB1234567890A0"), EUI64("00DB1234567890B0")
-NOW = datetime(2026, 12, 1, 12, 0, tzinfo=timezone.utc)
-PARTIES = {party.role: party.eui for party in DEFAULT_PARTIES}
 SUPPLIER, ACB = PARTIES[Role.SUPPLIER], PARTIES[Role.ACCESS_CONTROL_BROKER]
 
 
 @pytest.fixture(scope="module")
 def store(tmp_path_factory: pytest.TempPathFactory) -> PkiStore:
-    store = PkiStore.create(tmp_path_factory.mktemp("pki") / "store", now=NOW - timedelta(days=1))
-    store.issue_device(ESME, DeviceType.ESME)
-    store.issue_device(OTHER, DeviceType.ESME)
-    return store
+    return make_pki(tmp_path_factory.mktemp("pki"), {ESME: DeviceType.ESME, OTHER: DeviceType.ESME})
 
 
 @pytest.fixture
@@ -114,8 +110,6 @@ def test_cs02d_refuses_a_certificate_that_does_not_fit(esme: Device, store: PkiS
 def test_the_certification_request_has_rtds_shape(store: PkiStore) -> None:
     """Our CS02c request against RTDS's (6.17 CS02c SUCCESS RESPONSE): same form, extension by
     extension, with the same hardwareModuleName for the same EUI-64."""
-    from tests.conftest import RTDS
-
     frame = gbcs.decode(bytes.fromhex((RTDS / "messages/6.17_CS02c/CS02c_6.17_SUCCESS_RESPONSE_GBCS.HEX").read_text()))
     rtds = x509.load_der_x509_csr(decode_der(frame.content, 0x000A, Cra.RESPONSE).value)
     ours = pki.device_certification_request(EUI64("00DB1234567890A0"), "ds", pki.generate_key())
