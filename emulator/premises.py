@@ -140,27 +140,55 @@ class Premises:
     # -- commissioning ---------------------------------------------------------------------------
 
     def commission(self, *, wan: bool = True) -> None:
-        """Install the premises: device log additions, joins, tunnels, lifecycle.
+        """Install the whole premises at once: the hub forms the HAN, every HAN device goes on
+        its device log (as the ACB's CCS01 would put it there) and joins.
 
         Args:
-            wan: the hub has a WAN connection; without one it stays installed-not-commissioned.
+            wan: the hub has a WAN connection; without one everything stays
+                installed-not-commissioned.
         """
-        chf = self.chf
         with self.store.transaction() as tx:
             for eui, device_type in self.config.devices.items():
                 if device_type in HAN_DEVICES:
-                    chf_firmware.add_to_device_log(tx, chf, eui, int(device_type), install_code(eui))
-            for device in self.devices.values():
+                    chf_firmware.add_to_device_log(tx, self.chf, eui, int(device_type), install_code(eui))
+        self.install_hub(wan=wan)
+        for eui, device_type in self.config.devices.items():
+            if device_type in HAN_DEVICES:
+                self.join(eui)
+
+    def install_hub(self, *, wan: bool = True) -> None:
+        """The hub is installed: the CHF forms the HAN as its trust centre (the GPF with it)."""
+        with self.store.transaction() as tx:
+            for device in (self.chf, self.gpf):
                 device.transition(tx, Event.INSTALLED)
                 if wan:
                     device.transition(tx, Event.COMMISSIONED)
-        self._form_and_join()
+        self.medium.form(self.chf.eui, self._admit)
+        self._schedule_gsme_wake()
+
+    def join(self, eui: bytes) -> bool:
+        """A HAN device asks to join with the link key of its install code; the CHF admits it
+        if its device log holds it. A joined meter opens its GBCS tunnel. Returns whether it
+        joined."""
+        eui = EUI64(eui)
+        if not self.medium.join(eui, aes_mmo_hash(install_code(eui)).serialize()):
+            return False
+        device = self.devices[eui]
+        with self.store.transaction() as tx:
+            if device.lifecycle == Lifecycle.PRE_INSTALLED:
+                device.transition(tx, Event.INSTALLED)
+            if self.chf.lifecycle == Lifecycle.COMMISSIONED and device.lifecycle == Lifecycle.INSTALLED_NOT_COMMISSIONED:
+                device.transition(tx, Event.COMMISSIONED)
+        if eui in self._tunnel_clients:
+            self._tunnel_clients[eui].open()
+        return True
 
     def connect_wan(self) -> None:
         """The WAN reaches an installed-not-commissioned hub: the premises is commissioned."""
         with self.store.transaction() as tx:
             for device in self.devices.values():
-                device.transition(tx, Event.COMMISSIONED)
+                if device.lifecycle == Lifecycle.INSTALLED_NOT_COMMISSIONED:
+                    device.transition(tx, Event.COMMISSIONED)
 
     def return_hub(self) -> None:
         """The Communications Hub is taken off site: it leaves the HAN and is returned."""
@@ -176,15 +204,11 @@ class Premises:
                 device.transition(tx, Event.RESET_FOR_REDEPLOYMENT)
 
     def _form_and_join(self) -> None:
+        """After a restart: the HAN as it was, every device on the log rejoining."""
         self.medium.form(self.chf.eui, self._admit)
         for eui, device_type in self.config.devices.items():
-            if device_type in HAN_DEVICES:
-                self.medium.join(eui, aes_mmo_hash(install_code(eui)).serialize())
-        for client in self._tunnel_clients.values():
-            try:
-                client.open()
-            except LinkDown:
-                pass  # not joined (not on the device log, or out of range): no tunnel
+            if device_type in HAN_DEVICES and self.devices[eui].lifecycle != Lifecycle.PRE_INSTALLED:
+                self.join(eui)
         self._schedule_gsme_wake()
 
     def _admit(self, eui: EUI64, link_key: bytes) -> bool:
