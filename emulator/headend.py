@@ -12,7 +12,6 @@ Transport is not here: hand the bytes to ``Premises.send`` or, later, to the SMW
 
 from __future__ import annotations
 
-import itertools
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -36,7 +35,7 @@ class HeadEnd:
 
     keystore: KeyStore
     first_counter: int = 1
-    _counters: dict[EUI64, itertools.count] = field(default_factory=dict)
+    _last: dict[EUI64, int] = field(default_factory=dict)
 
     def party(self, role: Role) -> EUI64:
         """The store's party for ``role``.
@@ -50,11 +49,19 @@ class HeadEnd:
         return parties[0]
 
     def next_counter(self, party: EUI64) -> int:
-        counter = self._counters.setdefault(party, itertools.count(self.first_counter))
-        return next(counter)
+        """The counter ``party``'s next command will carry (without using it)."""
+        return self._last.get(party, self.first_counter - 1) + 1
+
+    def _use_counter(self, party: EUI64, counter: int | None) -> int:
+        counter = self.next_counter(party) if counter is None else counter
+        if counter < self.next_counter(party):
+            raise ValueError(f"counter {counter} for {party} does not exceed {self._last[party]}, already used")
+        self._last[party] = counter
+        return counter
 
     def command(self, message_code: int, recipient: bytes, content: bytes, *, role: Role,
-                for_party: Role | None = None, date_time: datetime | None = None) -> bytes:  # fmt: skip
+                for_party: Role | None = None, date_time: datetime | None = None,
+                counter: int | None = None) -> bytes:  # fmt: skip
         """A command of the use case ``message_code`` to ``recipient``.
 
         Args:
@@ -64,17 +71,20 @@ class HeadEnd:
             role: the business originator's role (for MAC-only commands of the ACB, ACCESS_CONTROL_BROKER).
             for_party: the role the ACB acts for, named as the supplementary remote party.
             date_time: the grouping header's date-time, if the use case carries one.
+            counter: the originator counter (default: the party's next); it must exceed every
+                one the party used, as a payload that repeats it needs (CS02b's sequence number).
 
         Raises:
-            LookupError: no party for a role; gbcs.errors.KeyStoreError: a key is missing.
+            LookupError: no party for a role; ValueError: a counter already used;
+            gbcs.errors.KeyStoreError: a key is missing.
         """
         case = use_case(message_code)
         originator = self.party(role)
         other = gbcs.OtherInformation(message_code)
         if for_party is not None:
             other = gbcs.OtherInformation(message_code, supplementary_remote_party_id=self.party(for_party),
-                                          supplementary_remote_party_counter=self.next_counter(self.party(for_party)))  # fmt: skip
-        frame = gbcs.Frame(cra=Cra.COMMAND, originator_counter=self.next_counter(originator), originator=originator,
+                                          supplementary_remote_party_counter=self._use_counter(self.party(for_party), None))  # fmt: skip
+        frame = gbcs.Frame(cra=Cra.COMMAND, originator_counter=self._use_counter(originator, counter), originator=originator,
                            recipient=EUI64(recipient), other_information=other, content=content,
                            date_time=None if date_time is None else gbcs.DlmsDateTime.from_datetime(date_time))  # fmt: skip
         protection = (case.protection.get(Cra.COMMAND) or (Protection.NONE,))[-1]

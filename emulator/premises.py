@@ -32,6 +32,7 @@ from .devices import chf as chf_firmware
 from .devices import esme as esme_firmware
 from .devices.ihd import Display, display_state
 from .errors import LinkDown
+from .firmware import scheduler
 from .firmware.command import Outcome, process_command
 from .firmware.device import Credentials, Device, Identity
 from .firmware.lifecycle import Event, Lifecycle
@@ -136,6 +137,9 @@ class Premises:
             if self.config.devices[eui] in METERS:
                 self._tunnel_clients[eui] = TunnelClient(self.nodes[eui], self.chf.eui,
                                                          lambda _, data, eui=eui: self._at_meter(eui, data))  # fmt: skip
+                self.devices[eui].alert_sink = lambda alert, eui=eui: self._to_hub(eui, alert)
+        for device in self.devices.values():
+            scheduler.arm(device)  # future-dated commands kept from before a restart
 
     # -- commissioning ---------------------------------------------------------------------------
 
@@ -254,10 +258,14 @@ class Premises:
     def _at_meter(self, eui: EUI64, data: bytes) -> None:
         outcome = process_command(self.devices[eui], data)
         if outcome.response is not None:
-            try:
-                self._tunnel_clients[eui].send_gbcs(outcome.response)
-            except LinkDown:
-                pass  # the response stays in the meter's outbox; the WAN can collect it later
+            self._to_hub(eui, outcome.response)
+
+    def _to_hub(self, eui: EUI64, data: bytes) -> None:
+        """A meter's response or alert goes up its tunnel to the hub."""
+        try:
+            self._tunnel_clients[eui].send_gbcs(data)
+        except LinkDown:
+            pass  # it stays in the meter's outbox, where it was queued before it was sent
 
     def _from_meter(self, eui: EUI64, data: bytes) -> None:
         """A meter's response or alert reaches the CHF: queue it for the WAN."""

@@ -22,16 +22,22 @@ CS02b, as this module applies it (GBCS's rules as RTDS shows them, and our choic
    party starts from it. A party keeping its entity identifier keeps its counter (we chose:
    lowering it would let old commands replay).
 
-Future-dated replacements (``executionDateTime``) are not served yet.
+5. A future ``executionDateTime`` defers the replacement (``scheduler.py``): the response
+   says only "command accepted", and at that time the outcome goes out in alert 0x00CB
+   (8F66 executed, 8F67 failed: some replacement refused). ``99991231235959Z`` cancels the
+   device's pending CS02b of the same mode.
 """
 
 from __future__ import annotations
+
+from datetime import datetime, timezone
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
+import gbcs
 from gbcs import pki
 from gbcs.der import DerNode, decode_der, encode_der_value
 from gbcs.errors import CertificateError, DecodeError, EncodeError
@@ -41,6 +47,7 @@ from ..errors import BadContent, Unsupported
 from ..store import Transaction
 from .command import Command
 from .device import Device, TrustAnchorCell
+from .scheduler import ALERT_EXECUTED, ALERT_FAILED, FUTURE_EXECUTORS, defer
 
 __all__ = [
     "CREDENTIAL_USE_CASES",
@@ -52,6 +59,7 @@ __all__ = [
 ]
 
 SUCCESS, BAD_CERTIFICATE, TRUST_ANCHOR_NOT_FOUND = 0, 5, 25
+CANCELLATION = "99991231235959Z"  # an execution date-time that cancels (primer §12 rule 8)
 _USAGES = {"digitalSignature": "ds", "keyAgreement": "ka"}
 # credentialsReplacementMode -> (authorising role, roles it may replace)
 _MODES = {
@@ -116,11 +124,35 @@ def provide_security_credential_details(device: Device, tx: Transaction, command
 
 
 def update_security_credentials(device: Device, tx: Transaction, command: Command) -> bytes:
-    """CS02b: replace trust anchor cells (module docstring)."""
+    """CS02b: replace trust anchor cells (module docstring), now or at its execution time."""
     request = _decode(command)
+    _check_authority(request, command)
+    when = request.child("executionDateTime")
+    if when is not None:
+        if when.value == CANCELLATION:
+            for command_id, _, data in tx.scheduled(device.eui):
+                if gbcs.decode(data).other_information.message_code == command.frame.other_information.message_code:
+                    tx.unschedule(command_id)
+            return _encode(command, {"commandAccepted": None})
+        due = datetime.strptime(when.value, "%Y%m%d%H%M%SZ").replace(tzinfo=timezone.utc)
+        if due > device.now:
+            defer(device, tx, command, due)
+            return _encode(command, {"commandAccepted": None})
+    outcome, _ = _apply_replacements(device, tx, command, request)
+    return _encode(command, {"commandAccepted": None, "executionOutcome": outcome})
+
+
+def _run_deferred_update(device: Device, tx: Transaction, command: Command) -> tuple[int, bytes]:
+    """A future-dated CS02b at its time: the replacement, reported in alert 0x00CB."""
+    request = _decode(command)
+    outcome, all_succeeded = _apply_replacements(device, tx, command, request)
+    value = {"alertCode": ALERT_EXECUTED if all_succeeded else ALERT_FAILED,
+             "executionDateTime": request.child("executionDateTime").value, "executionOutcome": outcome}  # fmt: skip
+    return 0x00CB, encode_der_value(0x00CB, Cra.ALERT, value)
+
+
+def _check_authority(request: DerNode, command: Command) -> None:
     control = request.child("authorisingRemotePartyControl")
-    if request.child("executionDateTime") is not None:
-        raise Unsupported("future-dated credential replacement is not served yet")
     mode = control.child("credentialsReplacementMode").value
     sequence = control.child("authorisingRemotePartySeqNumber").value
     if sequence != command.frame.originator_counter:
@@ -128,22 +160,31 @@ def update_security_credentials(device: Device, tx: Transaction, command: Comman
                          f"{command.frame.originator_counter}")  # fmt: skip
     if mode not in _MODES:
         raise Unsupported(f"credentials replacement mode {mode} is not served yet")
-    authoriser, replaceable = _MODES[mode]
+    authoriser, _ = _MODES[mode]
     authorising = control.child("authorisingRemotePartyTACellIdentifier")
     if authorising is not None and authorising.child("remotePartyRole").value != authoriser:
         raise BadContent(f"mode {mode} is authorised by {authoriser.name}, not role {authorising.child('remotePartyRole').value}")
     if command.originator.role is not authoriser:
         raise BadContent(f"mode {mode} must come from {authoriser.name}, not {command.originator.role.name}")
+    for replacement in request.child("replacements").value:
+        target = replacement.child("targetTrustAnchorCell")
+        role, usage_names = target.child("remotePartyRole").value, (target.child("keyUsage").label or "").split(",")
+        if Role(role) not in _MODES[mode][1] or len(usage_names) != 1 or usage_names[0] not in _USAGES:
+            raise BadContent(f"mode {mode} cannot replace the {usage_names} cell of role {role}")
+        if (target.child("cellUsage") or DerNode(None, "integer", 2, 0)).value != 0:
+            raise Unsupported("prepayment top-up cells are not served yet")
+
+
+def _apply_replacements(device: Device, tx: Transaction, command: Command, request: DerNode) -> tuple[dict, bool]:
+    """Replace each target cell whose certificate checks; the executionOutcome, and whether
+    every replacement succeeded."""
+    control = request.child("authorisingRemotePartyControl")
     path = [x509.load_der_x509_certificate(node.value) for node in request.child("certificationPathCertificates").value]
     floor_node = control.child("newRemotePartyFloorSeqNumber")
     outcomes, replaced_roles = [], []
     for replacement in request.child("replacements").value:
         target = replacement.child("targetTrustAnchorCell")
         role, usage_names = target.child("remotePartyRole").value, (target.child("keyUsage").label or "").split(",")
-        if Role(role) not in replaceable or len(usage_names) != 1 or usage_names[0] not in _USAGES:
-            raise BadContent(f"mode {mode} cannot replace the {usage_names} cell of role {role}")
-        if (target.child("cellUsage") or DerNode(None, "integer", 2, 0)).value != 0:
-            raise Unsupported("prepayment top-up cells are not served yet")
         usage = _USAGES[usage_names[0]]
         outcome, new_cell = _replace(device, Role(role), usage, replacement.child("replacementCertificate").value, path, command)
         outcomes.append({"affectedTrustAnchorCell": {"remotePartyRole": role, "keyUsage": usage_names}, **outcome})
@@ -156,9 +197,10 @@ def update_security_credentials(device: Device, tx: Transaction, command: Comman
             if role not in replaced_roles:
                 replaced_roles.append(role)
     changes = [] if floor_node is None else [{"remotePartyRole": role, "floorSeqNumber": floor_node.value} for role in replaced_roles]
-    return _encode(command, {"commandAccepted": None, "executionOutcome": {
-        "authorisingRemotePartySeqNumber": sequence, "credentialsReplacementMode": mode,
-        "remotePartySeqNumberChanges": changes, "replacementOutcomes": outcomes}})  # fmt: skip
+    outcome = {"authorisingRemotePartySeqNumber": control.child("authorisingRemotePartySeqNumber").value,
+               "credentialsReplacementMode": control.child("credentialsReplacementMode").value,
+               "remotePartySeqNumberChanges": changes, "replacementOutcomes": outcomes}  # fmt: skip
+    return outcome, all(item["statusCode"] == SUCCESS for item in outcomes)
 
 
 def _replace(device: Device, role: Role, usage: str, der: bytes, path: list[x509.Certificate],
@@ -267,6 +309,8 @@ def provide_device_certificate(device: Device, tx: Transaction, command: Command
 def _private_der(key: ec.EllipticCurvePrivateKey) -> bytes:
     return key.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
 
+
+FUTURE_EXECUTORS["CS02b"] = _run_deferred_update
 
 # Every device type shares these; device executors look them up by use-case name.
 CREDENTIAL_USE_CASES = {

@@ -9,6 +9,7 @@ in ``emulator/devices/<type>.py``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -122,6 +123,9 @@ class Device:
     cells: dict[Role, TrustAnchorCell]
     lifecycle: str
     peer_private_keys: KeyStore | None = None
+    # Where the device's alerts go once queued (its transport: the WAN for the hub, the
+    # tunnel for a meter); None leaves them in the outbox.
+    alert_sink: Callable[[bytes], None] | None = field(default=None, repr=False)
     _keystore: InMemoryKeyStore | None = field(default=None, repr=False)
 
     @property

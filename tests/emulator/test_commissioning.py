@@ -84,13 +84,13 @@ def test_a_premises_is_commissioned_by_gbcs_commands_and_survives_a_restart(tmp_
                                                    store_pki.issuer(CertificateKind.ISSUING_OCA), not_before=NOW)  # fmt: skip
     content = encode_der_value(0x0105, Cra.COMMAND, {
         "authorisingRemotePartyControl": {"credentialsReplacementMode": "wanProviderByWanProvider",
-                                          "authorisingRemotePartySeqNumber": head_end.first_counter,
+                                          "authorisingRemotePartySeqNumber": head_end.next_counter(wan),
                                           "newRemotePartyFloorSeqNumber": 0},
         "replacements": [{"replacementCertificate": new_certificate.public_bytes(serialization.Encoding.DER),
                           "targetTrustAnchorCell": {"remotePartyRole": "wanProvider", "keyUsage": ["digitalSignature"]}}],
         "certificationPathCertificates": [store_pki.issuer(CertificateKind.ISSUING_OCA).certificate.public_bytes(serialization.Encoding.DER)],
     })  # fmt: skip
-    outcome = premises.send(head_end.command(0x0105, CHF, content, role=Role.WAN_PROVIDER))
+    outcome = premises.send(head_end.command(0x0105, CHF, content, role=Role.WAN_PROVIDER, counter=head_end.next_counter(wan)))
     assert outcome.accepted and outcome.notes == (), (outcome.rejection, outcome.notes)
     assert premises.chf.cells[Role.WAN_PROVIDER].ds == new_certificate
 

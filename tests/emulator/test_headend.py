@@ -41,3 +41,12 @@ def test_counters_grow_per_party(head_end: HeadEnd) -> None:
 def test_a_role_without_a_party_is_a_clear_error(head_end: HeadEnd) -> None:
     with pytest.raises(LookupError, match="no ISSUING_AUTHORITY party"):
         head_end.party(Role.ISSUING_AUTHORITY)
+
+
+def test_a_chosen_counter_must_not_go_back(head_end: HeadEnd) -> None:
+    party = head_end.party(Role.WAN_PROVIDER)
+    chosen = head_end.next_counter(party) + 10
+    assert gbcs.decode(head_end.command(0x0013, ESME, b"\x05\x00", role=Role.WAN_PROVIDER, counter=chosen)).originator_counter == chosen
+    assert head_end.next_counter(party) == chosen + 1
+    with pytest.raises(ValueError, match="already used"):
+        head_end.command(0x0013, ESME, b"\x05\x00", role=Role.WAN_PROVIDER, counter=chosen)
