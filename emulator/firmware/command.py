@@ -25,6 +25,7 @@ from gbcs.types import Cra, DeviceType, DlmsDateTime
 
 from ..errors import CommandRejected, Unsupported
 from ..store import Transaction
+from .alerts import raise_generic_alert
 from .checks import (
     check_anti_replay,
     check_mac,
@@ -118,6 +119,9 @@ def executor_for(device_type: DeviceType) -> Executor | None:
 
 
 def _log_rejection(device: Device, frame: Frame | None, rejection: CommandRejected) -> None:
+    """Log a refusal in its own transaction and, where it has an alert code and the frame was
+    authentic enough to be someone's, raise the alert (primer §12: 8F3D, 8F53, 8F30, 8F1E)."""
+    alert = None
     with device.store.transaction() as tx:
         if rejection.security:
             tx.log_security(device.eui, device.now, rejection.event, rejection.detail, alert_code=rejection.alert_code,
@@ -126,6 +130,10 @@ def _log_rejection(device: Device, frame: Frame | None, rejection: CommandReject
                             counter=None if frame is None else frame.originator_counter)  # fmt: skip
         else:
             tx.log_event(device.eui, device.now, rejection.event, rejection.detail)
+        if rejection.alert_code is not None and frame is not None:
+            alert = raise_generic_alert(device, tx, rejection.alert_code)
+    if alert is not None and device.alert_sink is not None:
+        device.alert_sink(alert)  # committed first: nothing leaves that a crash could lose
 
 
 def _response_protection(case: UseCase, command: Frame) -> Protection:

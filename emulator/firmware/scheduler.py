@@ -10,9 +10,8 @@ Timers are armed on the device's clock when a command is deferred, and again for
 stored command when a device is loaded after a restart (``arm``); a timer that finds its
 command gone (run, or rolled back with a refused command) does nothing.
 
-Alerts are the device's own messages: CRA alert, a counter from the device's own sequence
-(strictly increasing, durable), protected as the catalogue says the alert use case is, and
-queued in the store's outbox before anything else sees them.
+The alert is built by ``alerts.build_alert`` and queued in the store's outbox, in the same
+transaction as the command's effect, before anything else sees it.
 """
 
 from __future__ import annotations
@@ -21,15 +20,14 @@ from collections.abc import Callable
 from datetime import datetime
 
 import gbcs
-from gbcs.catalogue import Protection, use_case
-from gbcs.errors import KeyStoreError
-from gbcs.types import EUI64, Cra
+from gbcs.catalogue import use_case
 
 from ..store import Transaction
+from .alerts import build_alert
 from .command import Command
 from .device import Device, TrustAnchorCell
 
-__all__ = ["ALERT_EXECUTED", "ALERT_FAILED", "FUTURE_EXECUTORS", "arm", "build_alert", "defer", "run_due"]
+__all__ = ["ALERT_EXECUTED", "ALERT_FAILED", "FUTURE_EXECUTORS", "arm", "defer", "run_due"]
 
 ALERT_EXECUTED, ALERT_FAILED = 0x8F66, 0x8F67
 
@@ -71,23 +69,3 @@ def run_due(device: Device) -> list[bytes]:
         if device.alert_sink is not None:
             device.alert_sink(alert)
     return alerts
-
-
-def build_alert(device: Device, tx: Transaction, recipient: EUI64, message_code: int, content: bytes) -> bytes:
-    """An alert from ``device`` to ``recipient``: the device's next counter, protected as the
-    alert use case's catalogue row says (signed, or MACed with the recipient's key)."""
-    case = use_case(message_code)
-    frame = gbcs.Frame(cra=Cra.ALERT, originator_counter=tx.next_own_counter(device.eui), originator=device.eui,
-                       recipient=EUI64(recipient), other_information=gbcs.OtherInformation(message_code),
-                       content=content)  # fmt: skip
-    protection = (case.protection.get(Cra.ALERT) or (Protection.NONE,))[0]
-    if Protection.SIGNATURE in protection and device.credentials.ds_key is not None:
-        frame = gbcs.sign(frame, device.credentials.ds_key)
-    if Protection.MAC in protection:
-        try:
-            frame = gbcs.add_mac(frame, device.keystore())
-        except KeyStoreError:
-            if device.peer_private_keys is None:
-                raise
-            frame = gbcs.add_mac(frame, device.peer_private_keys)
-    return gbcs.encode(frame)

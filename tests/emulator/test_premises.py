@@ -141,13 +141,18 @@ def test_a_restart_loses_nothing(pki: PkiStore, tmp_path: Path) -> None:
     assert len(restarted.wan_outbox()) == 1  # the unsent response is still there
     assert restarted.chf.lifecycle == "commissioned"
     restarted.clock.advance(timedelta(seconds=1))  # the meters rejoin and reopen their tunnels
-    restarted.send(command)  # the same command again: the meter remembers its counter
+    restarted.send(command)  # the same command again: the meter remembers its counter ...
     restarted.clock.advance(timedelta(seconds=1))
-    assert len(restarted.wan_outbox()) == 1
     assert restarted.store.read().security_log(ESME)[-1].event == Replayed.event
+    [_, (_, alert)] = restarted.wan_outbox()  # ... refuses it, and alerts its supplier (8F53)
+    frame = gbcs.decode(alert)
+    assert (frame.cra.name, frame.originator, frame.recipient, frame.other_information.message_code) == (
+        "ALERT", ESME, SUPPLIER, 0x1000)
+    assert decode_apdu(frame.content).value.value[0].value == 0x8F53
+    assert gbcs.verify(frame, pki.keystore()).signature is Check.VALID
     restarted.send(read_identity(pki, ESME, 2001))
     restarted.clock.advance(timedelta(seconds=1))
-    assert len(restarted.wan_outbox()) == 2
+    assert len(restarted.wan_outbox()) == 3
 
 
 def test_the_wan_arriving_later_commissions_the_premises(pki: PkiStore, tmp_path: Path) -> None:
