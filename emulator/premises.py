@@ -30,6 +30,8 @@ from gbcs.types import EUI64, DeviceType
 from .clock import Clock
 from .devices import chf as chf_firmware
 from .devices import esme as esme_firmware
+from .devices import gas
+from .devices.gas import GasProxyMirror
 from .devices.ihd import Display, display_state
 from .errors import LinkDown
 from .firmware import scheduler
@@ -126,10 +128,11 @@ class Premises:
 
     def _attach(self) -> None:
         for eui, device_type in self.config.devices.items():
-            if device_type is DeviceType.GPF:
-                continue  # the GPF shares the hub's radio with the CHF
+            # The GPF is the hub's second logical device: on the HAN with the CHF, as its own node.
             transport = self.medium.attach(eui, sleepy=device_type is DeviceType.GSME)
             self.nodes[eui] = HanNode(transport)
+        for gsme in self.config.of_type(DeviceType.GSME)[:1]:
+            GasProxyMirror(self.gpf, self.nodes[self.gpf.eui], self.store, gsme)
         self._tunnel_server = TunnelServer(self.nodes[self.chf.eui], self._from_meter)
         for eui in self.config.of_type(DeviceType.IHD):
             Display(self.devices[eui], self.nodes[eui], self.store)
@@ -167,7 +170,7 @@ class Premises:
                 device.transition(tx, Event.INSTALLED)
                 if wan:
                     device.transition(tx, Event.COMMISSIONED)
-        self.medium.form(self.chf.eui, self._admit)
+        self.medium.form(self.chf.eui, self._admit, members=(self.gpf.eui,))
         self._schedule_gsme_wake()
 
     def join(self, eui: bytes) -> bool:
@@ -209,7 +212,7 @@ class Premises:
 
     def _form_and_join(self) -> None:
         """After a restart: the HAN as it was, every device on the log rejoining."""
-        self.medium.form(self.chf.eui, self._admit)
+        self.medium.form(self.chf.eui, self._admit, members=(self.gpf.eui,))
         for eui, device_type in self.config.devices.items():
             if device_type in HAN_DEVICES and self.devices[eui].lifecycle != Lifecycle.PRE_INSTALLED:
                 self.join(eui)
@@ -225,8 +228,10 @@ class Premises:
             self.clock.call_later(self.config.gsme_wake_interval, lambda eui=eui: self._gsme_wakes(eui))
 
     def _gsme_wakes(self, eui: EUI64) -> None:
+        """The GSME wakes: it collects what waits for it and reports to the GPF's mirror."""
         try:
-            self.medium._nodes[eui].transport.poll()
+            self.nodes[eui].transport.poll()  # type: ignore[attr-defined]
+            gas.gsme_reports(self.store, self.devices[eui], self.nodes[eui], self.gpf.eui)
         except LinkDown:
             pass  # out of range: it tries again at its next wake
         self.clock.call_later(self.config.gsme_wake_interval, lambda: self._gsme_wakes(eui))
@@ -284,6 +289,15 @@ class Premises:
         for eui in self.config.of_type(DeviceType.ESME):
             esme_firmware.publish_price(self.nodes[eui], self.config.of_type(DeviceType.IHD), price=price,
                                         trailing_digits=trailing_digits, now=0)  # fmt: skip
+
+    def gas_consumed(self, volume: int) -> None:
+        """The gas meter registers ``volume`` more (until the meters' load model drives it)."""
+        for eui in self.config.of_type(DeviceType.GSME):
+            gas.gsme_consumes(self.store, self.devices[eui], volume)
+
+    def gas_mirror(self) -> dict:
+        """What the GPF holds of the GSME: ``current_summation_delivered`` and ``updated``."""
+        return gas.mirror_of(self.store, self.gpf.eui)
 
     def display(self, eui: bytes | None = None) -> dict:
         """What a display (the first, by default) shows."""

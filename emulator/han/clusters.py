@@ -34,6 +34,7 @@ __all__ = [
     "ZclError",
     "decode_frame",
     "encode_command",
+    "encode_report",
 ]
 
 PROFILE_SMART_ENERGY: Final = 0x0109
@@ -147,8 +148,30 @@ def encode_command(cluster: type, name: str, tsn: int, *, to_client: bool = Fals
     return header.serialize() + payload
 
 
+def encode_report(cluster: type, tsn: int, attributes: dict[int, tuple[foundation.DataTypeId, Any]]) -> bytes:
+    """A ZCL Report Attributes frame (a server reporting to its client, as a meter reports to
+    its mirror): ``attributes`` maps attribute id to (ZCL data type, value).
+
+    Raises:
+        ZclError: a value does not fit its type.
+    """
+    definition = foundation.GENERAL_COMMANDS[foundation.GeneralCommand.Report_Attributes]
+    try:
+        reports = [foundation.Attribute(attrid=attribute, value=foundation.TypeValue(
+                       type=kind, value=foundation.DataType.from_type_id(kind).python_type(value)))
+                   for attribute, (kind, value) in attributes.items()]  # fmt: skip
+        payload = definition.schema(attribute_reports=reports).serialize()
+    except (TypeError, ValueError, KeyError) as error:
+        raise ZclError(f"{cluster.__name__} report: {error}") from None
+    header = foundation.ZCLHeader.general(tsn=tsn, command_id=foundation.GeneralCommand.Report_Attributes,
+                                          direction=foundation.Direction.Server_to_Client)  # fmt: skip
+    header.frame_control = header.frame_control.replace(disable_default_response=True)
+    return header.serialize() + payload
+
+
 def decode_frame(cluster_id: int, data: bytes) -> tuple[foundation.ZCLHeader, str, Any]:
-    """(header, command name, fields) of a cluster command frame.
+    """(header, command name, fields) of a cluster command frame, or of a Report Attributes
+    frame (name ``report_attributes``; fields: a dict of attribute id to value).
 
     Raises:
         ZclError: an unknown cluster or command, or bytes that do not decode.
@@ -161,7 +184,15 @@ def decode_frame(cluster_id: int, data: bytes) -> tuple[foundation.ZCLHeader, st
     except (ValueError, KeyError) as error:
         raise ZclError(f"ZCL header: {error}") from None
     if header.frame_control.frame_type != foundation.FrameType.CLUSTER_COMMAND:
-        raise ZclError("a global (profile-wide) command, not a cluster command")
+        if header.command_id != foundation.GeneralCommand.Report_Attributes:
+            raise ZclError(f"global command 0x{header.command_id:02X} is not used on the GB HAN model")
+        try:
+            report, rest = foundation.GENERAL_COMMANDS[foundation.GeneralCommand.Report_Attributes].schema.deserialize(rest)
+        except (ValueError, KeyError) as error:
+            raise ZclError(f"report attributes: {error}") from None
+        if rest:
+            raise ZclError(f"report attributes: {len(rest)} bytes left over")
+        return header, "report_attributes", {int(item.attrid): item.value.value for item in report.attribute_reports}
     definitions = (cluster.ClientCommandDefs if header.direction == foundation.Direction.Server_to_Client
                    else cluster.ServerCommandDefs)  # fmt: skip
     for definition in definitions:

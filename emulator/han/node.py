@@ -18,7 +18,15 @@ from typing import Any
 from gbcs.types import EUI64
 
 from ..errors import LinkDown
-from .clusters import GB_HRGP, Tunneling, TunnelStatus, ZclError, decode_frame, encode_command
+from .clusters import (
+    GB_HRGP,
+    Tunneling,
+    TunnelStatus,
+    ZclError,
+    decode_frame,
+    encode_command,
+    encode_report,
+)
 from .transport import HanFrame, HanTransport
 
 __all__ = ["HanNode", "TunnelClient", "TunnelServer"]
@@ -43,6 +51,11 @@ class HanNode:
     def send(self, destination: bytes, cluster: type, name: str, *, to_client: bool = False, **fields: Any) -> None:
         """Send a cluster command (raises ``LinkDown`` when the network cannot carry it)."""
         payload = encode_command(cluster, name, next(self._tsn) & 0xFF, to_client=to_client, **fields)
+        self.transport.send(HanFrame(self.eui, EUI64(destination), cluster.cluster_id, payload))
+
+    def report(self, destination: bytes, cluster: type, attributes: dict) -> None:
+        """Report attribute values (``{attribute id: (ZCL type, value)}``) to ``destination``."""
+        payload = encode_report(cluster, next(self._tsn) & 0xFF, attributes)
         self.transport.send(HanFrame(self.eui, EUI64(destination), cluster.cluster_id, payload))
 
     def _receive(self, frame: HanFrame) -> None:

@@ -86,11 +86,14 @@ class HanMedium:
         self._nodes[eui] = _Node(eui, transport, sleepy=sleepy)
         return transport
 
-    def form(self, trust_centre: bytes, admission: Admission) -> None:
-        """The CHF forms the network as its trust centre; ``admission`` decides joins."""
+    def form(self, trust_centre: bytes, admission: Admission, *, members: tuple[bytes, ...] = ()) -> None:
+        """The CHF forms the network as its trust centre; ``admission`` decides joins.
+        ``members`` are the hub's other logical devices (the GPF), on the network with it."""
         node = self._node(EUI64(trust_centre))
         self._trust_centre, self._admission = node.eui, admission
         node.joined = True
+        for member in members:
+            self._node(EUI64(member)).joined = True
 
     def join(self, eui: bytes, link_key: bytes) -> bool:
         """Ask the trust centre to admit ``eui``; True if it joined."""

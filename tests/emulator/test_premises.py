@@ -204,3 +204,22 @@ def test_a_display_out_of_range_misses_the_message(premises: Premises) -> None:
     premises.meter_message("hello")
     premises.clock.advance(timedelta(seconds=1))
     assert premises.display()["message"] is None
+
+
+def test_the_gas_proxy_mirrors_what_the_gas_meter_reports_when_it_wakes(premises: Premises) -> None:
+    assert premises.gas_mirror() == {}
+    premises.gas_consumed(1234)
+    premises.clock.advance(timedelta(minutes=1))
+    assert premises.gas_mirror() == {}  # the GSME sleeps: the GPF knows nothing yet
+    premises.clock.advance(CONFIG.gsme_wake_interval)
+    mirror = premises.gas_mirror()
+    assert mirror["current_summation_delivered"] == 1234
+    first_update = mirror["updated"]
+
+    premises.medium.conditions(GSME).out_of_range = True
+    premises.gas_consumed(10)
+    premises.clock.advance(CONFIG.gsme_wake_interval)
+    assert premises.gas_mirror() == {"current_summation_delivered": 1234, "updated": first_update}  # stale
+    premises.medium.conditions(GSME).out_of_range = False
+    premises.clock.advance(CONFIG.gsme_wake_interval)
+    assert premises.gas_mirror()["current_summation_delivered"] == 1244

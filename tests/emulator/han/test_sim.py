@@ -178,3 +178,19 @@ def test_zcl_frames_have_the_zse_layout() -> None:
         encode_command(Tunneling, "request_tunnel", 1, to_client=True)
     with pytest.raises(ZclError, match="left over"):
         decode_frame(Messaging.cluster_id, bytes.fromhex("190101" "0100000000" "ff"))
+
+
+def test_attribute_reports_have_the_zcl_layout() -> None:
+    from zigpy.zcl import foundation
+    from zigpy.zcl.clusters import smartenergy
+
+    from emulator.han.clusters import encode_report
+
+    data = encode_report(smartenergy.Metering, 5, {0x0000: (foundation.DataTypeId.uint48, 0x0102030405)})
+    # frame control 0x18 (global, server to client, no default response), TSN, 0x0A report
+    # attributes, then attribute id 0x0000, type 0x25 (uint48), the value little-endian.
+    assert data == bytes.fromhex("18050a" "0000" "25" "050403020100")
+    _, name, fields = decode_frame(smartenergy.Metering.cluster_id, data)
+    assert (name, fields) == ("report_attributes", {0: 0x0102030405})
+    with pytest.raises(ZclError, match="global command 0x00"):
+        decode_frame(smartenergy.Metering.cluster_id, bytes.fromhex("1805000000"))  # read attributes

@@ -1,0 +1,75 @@
+"""The gas side: the battery-powered GSME and its Gas Proxy Function (GPF) in the hub.
+
+The GSME sleeps. It wakes every ``gsme_wake_interval``, collects what waits for it at the
+hub (its GBCS commands among them), and reports its metering attributes to the GPF's mirror
+with a ZCL Report Attributes frame, so the GPF can answer reads at once while the GSME
+sleeps. What the GPF holds is as fresh as the GSME's last successful wake; a GSME out of
+range leaves it stale, as in the field.
+
+The GSME's consumption is a register here (``gsme.metering``); the meters' firmware issue
+brings its load model and the GBZ use cases that read it.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from zigpy.zcl import foundation
+from zigpy.zcl.clusters import smartenergy
+
+from ..errors import LinkDown
+from ..firmware.device import Device
+from ..han.node import HanNode
+from ..han.transport import HanFrame
+from ..store import Store
+
+__all__ = ["GasProxyMirror", "gsme_consumes", "gsme_reports", "mirror_of"]
+
+CURRENT_SUMMATION_DELIVERED = 0x0000  # ZSE Metering attribute, uint48
+
+
+def gsme_consumes(store: Store, gsme: Device, volume: int) -> None:
+    """The gas meter registers ``volume`` more (in its unit of measure's least digit)."""
+    with store.transaction() as tx:
+        metering = tx.register(gsme.eui, "gsme.metering", {"current_summation_delivered": 0})
+        metering["current_summation_delivered"] += volume
+        tx.set_register(gsme.eui, "gsme.metering", metering)
+
+
+def gsme_reports(store: Store, gsme: Device, node: HanNode, gpf: bytes) -> bool:
+    """On waking, the GSME reports its metering attributes to the GPF mirror; False when the
+    hub cannot be reached."""
+    metering = store.read().register(gsme.eui, "gsme.metering", {"current_summation_delivered": 0})
+    try:
+        node.report(gpf, smartenergy.Metering, {
+            CURRENT_SUMMATION_DELIVERED: (foundation.DataTypeId.uint48, metering["current_summation_delivered"])})  # fmt: skip
+    except LinkDown:
+        return False
+    return True
+
+
+class GasProxyMirror:
+    """The GPF's mirror of its GSME: it keeps what the GSME last reported, and when."""
+
+    def __init__(self, gpf: Device, node: HanNode, store: Store, gsme: bytes) -> None:
+        self.gpf, self.store, self.gsme = gpf, store, gsme
+        node.handle(smartenergy.Metering.cluster_id, self._report)
+
+    def _report(self, frame: HanFrame, name: str, fields: Any) -> None:
+        if name != "report_attributes" or frame.source != self.gsme:
+            return
+        with self.store.transaction() as tx:
+            mirror = tx.register(self.gpf.eui, "gpf.mirror", {})
+            if CURRENT_SUMMATION_DELIVERED in fields:
+                mirror["current_summation_delivered"] = int(fields[CURRENT_SUMMATION_DELIVERED])
+            mirror["updated"] = self.gpf.now.isoformat()
+            tx.set_register(self.gpf.eui, "gpf.mirror", mirror)
+
+
+def mirror_of(store: Store, gpf: bytes) -> dict[str, Any]:
+    """What the GPF holds of its GSME (empty until the first report)."""
+    mirror = store.read().register(gpf, "gpf.mirror", {})
+    if "updated" in mirror:
+        mirror["updated"] = datetime.fromisoformat(mirror["updated"])
+    return mirror
