@@ -44,12 +44,12 @@ from ..firmware.cosem import (
     AccessFailure,
     CosemObject,
     compact_array,
-    dlms_executor,
     expect,
     from_seconds_since_2000,
     seconds_since_2000,
 )
 from ..firmware.device import Device
+from ..firmware.executors import device_executor
 from ..store import Transaction
 
 __all__ = ["CHF_OBJECTS", "DeviceLogEntry", "add_to_device_log", "device_log", "execute"]
@@ -292,4 +292,4 @@ CHF_OBJECTS: list[CosemObject] = [
 
 
 # DLMS use cases from the objects above; the security credentials use cases every device shares.
-execute = dlms_executor(CHF_OBJECTS, "CHF")
+execute = device_executor("CHF", CHF_OBJECTS)

@@ -16,8 +16,9 @@ from gbcs.dlms import Data, Obis
 from gbcs.types import EUI64
 
 from ..errors import LinkDown
-from ..firmware.cosem import CosemObject, dlms_executor
+from ..firmware.cosem import CosemObject
 from ..firmware.device import Device
+from ..firmware.executors import device_executor
 from ..han.clusters import Messaging, Price
 from ..han.node import HanNode
 from ..store import Transaction
@@ -45,7 +46,7 @@ ESME_OBJECTS: list[CosemObject] = [
 
 
 # DLMS use cases from the objects above; the security credentials use cases every device shares.
-execute = dlms_executor(ESME_OBJECTS, "ESME")
+execute = device_executor("ESME", ESME_OBJECTS)
 
 
 def publish_message(node: HanNode, displays: list[EUI64], message_id: int, text: str, *, start_time: int = 0,

@@ -23,7 +23,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
-from gbcs.catalogue import PayloadKind
 from gbcs.dlms import (
     AccessRequest,
     AccessResponse,
@@ -39,10 +38,8 @@ from gbcs.dlms import (
 )
 from gbcs.errors import DecodeError
 
-from ..errors import BadContent, Unsupported
+from ..errors import BadContent
 from ..store import Transaction
-from .command import Command, Executor
-from .credentials import CREDENTIAL_USE_CASES
 from .device import Device
 
 __all__ = [
@@ -52,7 +49,6 @@ __all__ = [
     "TYPE_UNMATCHED",
     "AccessFailure",
     "CosemObject",
-    "dlms_executor",
     "execute_access_request",
     "inject_fault",
 ]
@@ -87,22 +83,6 @@ class CosemObject:
 
     def action(self, device: Device, tx: Transaction, method: int, parameter: Data) -> Data:
         raise AccessFailure(OBJECT_UNDEFINED, f"method {method}")
-
-
-def dlms_executor(objects: list[CosemObject], device_name: str) -> Executor:
-    """The executor of a DLMS COSEM device: Access-Requests served from ``objects``, the
-    security credentials use cases every device shares (``credentials.py``), and anything
-    else refused as not served yet."""
-
-    def execute(device: Device, tx: Transaction, command: Command) -> bytes:
-        case = command.use_case
-        if case.payload is PayloadKind.DLMS:
-            return execute_access_request(device, tx, command.frame.content, objects)
-        if case.name in CREDENTIAL_USE_CASES:
-            return CREDENTIAL_USE_CASES[case.name](device, tx, command)
-        raise Unsupported(f"{case.label} ({case.payload.value if case.payload else 'no payload'}) is not served by the {device_name} yet")
-
-    return execute
 
 
 def execute_access_request(device: Device, tx: Transaction, content: bytes, objects: list[CosemObject]) -> bytes:
