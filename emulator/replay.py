@@ -21,7 +21,10 @@ What RTDS cannot give, and how replay handles it (each noted in ``detail``):
 * RTDS has no device private keys. A MAC is checked, and a response MACed, with the remote
   party's private key, which yields the same ECDH secret (``Outcome.mac_from_peer``); a
   response that must be signed cannot be, and is compared without its signature.
-* A hub in service: a CHF's device logs hold the premises' other devices before the command.
+* Devices in service: a CHF's device logs hold the premises' other devices, and a meter's
+  device log holds the premises' PPMID (Method C) before the command.
+* A MAC between two devices (a PPMID's command to a GSME) cannot be checked: RTDS holds the
+  key-agreement private key of neither; replay reports such commands ``unsupported``.
 * RTDS's ERROR cases are device faults (``hardware-fault``), not command errors: replay injects
   the fault on the object member the ERROR response reports it for; the device's own rules
   produce every other result.
@@ -36,18 +39,20 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from cryptography.hazmat.primitives import serialization
+
 import gbcs
 from gbcs.catalogue import use_case
 from gbcs.dlms import AccessRequest, AccessResponse, Data, DataType, RequestKind, decode_apdu
 from gbcs.errors import DecodeError, GbcsError
 from gbcs.frame import Frame
-from gbcs.keystore import KeyStore
+from gbcs.keystore import KeyStore, KeyUsage
 from gbcs.pki import device_type_name
 from gbcs.types import EUI64, DeviceType
 
 from .clock import VirtualClock
 from .devices import chf
-from .errors import Unsupported
+from .errors import BadMac, Unsupported
 from .firmware.command import process_command
 from .firmware.cosem import HARDWARE_FAULT, inject_fault
 from .firmware.device import Credentials, Device, Identity, cells_from_keystore
@@ -122,6 +127,10 @@ def replay_command(path: Path, keystore: KeyStore, device_types: dict[EUI64, Dev
     target = device_type_name(device_type)
     if outcome.rejection is not None:
         verdict = "unsupported" if isinstance(outcome.rejection, Unsupported) else "mismatch"
+        if isinstance(outcome.rejection, BadMac) and "no key-agreement private key" in outcome.rejection.detail:
+            verdict = "unsupported"  # device to device: RTDS holds neither device's private key
+            return ReplayResult(name, target, case, False, verdict, "the MAC cannot be checked: RTDS holds the "
+                                "key-agreement private key of neither device")  # fmt: skip
         return ReplayResult(name, target, case, False, verdict,
                             f"{type(outcome.rejection).__name__}: {outcome.rejection.detail}")  # fmt: skip
     notes += list(outcome.notes)
@@ -166,7 +175,21 @@ def _build_device(command: Frame, device_type: DeviceType, keystore: KeyStore, e
     device.peer_private_keys = keystore
     if device_type is DeviceType.CHF:
         _commission_rtds_premises(device, types)
+    elif device_type in (DeviceType.ESME, DeviceType.GSME):
+        _join_rtds_ppmid(device, keystore, types)
     return device
+
+
+def _join_rtds_ppmid(meter: Device, keystore: KeyStore, types: dict[EUI64, DeviceType]) -> None:
+    """Replay meets meters in service: the premises' PPMID is on their device logs (Method C,
+    with its key-agreement certificate), so its HAN commands (PCS01, PCS02) are its own."""
+    for eui, device_type in types.items():
+        certificate = keystore.certificate(eui, KeyUsage.KA)
+        if device_type is DeviceType.PPMID and certificate is not None:
+            with meter.store.transaction() as tx:
+                tx.set_register(meter.eui, "han.device_log", [{
+                    "eui": str(eui), "device_type": int(device_type), "method": 3,
+                    "ka_certificate": certificate.public_bytes(serialization.Encoding.DER).hex()}])  # fmt: skip
 
 
 def _commission_rtds_premises(device: Device, types: dict[EUI64, DeviceType]) -> None:

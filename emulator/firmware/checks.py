@@ -6,6 +6,8 @@ it established. ``command.process_command`` calls them in order; the order lives
 
 from __future__ import annotations
 
+from cryptography import x509
+
 import gbcs
 from gbcs import security
 from gbcs.catalogue import Protection, UseCase, use_case
@@ -26,6 +28,7 @@ from ..errors import (
 )
 from ..store import Transaction
 from .device import Device, TrustAnchorCell
+from .joins import han_device_log
 
 __all__ = [
     "check_anti_replay",
@@ -97,7 +100,7 @@ def check_signature(device: Device, frame: Frame, case: UseCase) -> TrustAnchorC
         UntrustedOriginator: no cell holds the originator.
         BadSignature: required and absent, invalid, or made with a certificate out of date.
     """
-    cell = device.cell_of(frame.originator)
+    cell = device.cell_of(frame.originator) or _han_peer(device, frame, case)
     if cell is None:
         raise UntrustedOriginator(f"{frame.originator} is in no trust anchor cell")
     if frame.signature is None:
@@ -112,7 +115,21 @@ def check_signature(device: Device, frame: Frame, case: UseCase) -> TrustAnchorC
     return cell
 
 
-def check_mac(device: Device, frame: Frame, case: UseCase) -> bool:
+def _han_peer(device: Device, frame: Frame, case: UseCase) -> TrustAnchorCell | None:
+    """A device that may command this one over the HAN (a PPMID topping up a GSME, primer
+    §14.10): the use case has no remote-party roles, and the originator is on this device's
+    device log with its key-agreement certificate (a Method C join). It stands in a cell of
+    role OTHER holding that certificate."""
+    if case.originator_roles:
+        return None
+    for entry in han_device_log(device.store.read(), device):
+        if entry["eui"] == str(frame.originator) and entry.get("ka_certificate"):
+            certificate = x509.load_der_x509_certificate(bytes.fromhex(entry["ka_certificate"]))
+            return TrustAnchorCell(Role.OTHER, frame.originator, None, certificate)
+    return None
+
+
+def check_mac(device: Device, frame: Frame, case: UseCase, cell: TrustAnchorCell | None = None) -> bool:
     """Check the MAC (the Access Control Broker's, for commands from remote parties).
 
     Returns:
@@ -126,13 +143,18 @@ def check_mac(device: Device, frame: Frame, case: UseCase) -> bool:
         if _required(case, Protection.MAC):
             raise BadMac(f"{case.label} commands must carry a MAC")
         return False
-    broker_cell = device.cells.get(Role.ACCESS_CONTROL_BROKER)
-    if broker_cell is None:
-        raise BadMac("no Access Control Broker cell to check the MAC with")
-    result = security.check_mac(frame, device.keystore(), broker=broker_cell.party, at=device.now)
+    keystore, broker = device.keystore(), None
+    if cell is not None and cell.role is Role.OTHER and cell.ka is not None:
+        keystore = device.keystore_with_peer(cell.party, cell.ka)  # MACed by the peer device itself
+    else:
+        broker_cell = device.cells.get(Role.ACCESS_CONTROL_BROKER)
+        if broker_cell is None:
+            raise BadMac("no Access Control Broker cell to check the MAC with")
+        broker = broker_cell.party
+    result = security.check_mac(frame, keystore, broker=broker, at=device.now)
     from_peer = False
     if result is Check.NO_KEY and device.peer_private_keys is not None:
-        result = security.check_mac(frame, device.peer_private_keys, broker=broker_cell.party, at=device.now)
+        result = security.check_mac(frame, device.peer_private_keys, broker=broker, at=device.now)
         from_peer = True
     if result is not Check.VALID:
         reason = {Check.INVALID: "does not verify", Check.UNTRUSTED: "relies on a certificate out of date",

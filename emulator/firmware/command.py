@@ -94,7 +94,7 @@ def process_command(device: Device, data: bytes) -> Outcome:
         check_recipient(device, frame)  # 2. addressed to this device
         case = use_case_of(device, frame)  #    a use case of this device type
         cell = check_signature(device, frame, case)  # 3. against the originator's cell
-        mac_from_peer = check_mac(device, frame, case)  # 4. where the use case requires one
+        mac_from_peer = check_mac(device, frame, case, cell)  # 4. where the use case requires one
         with device.store.transaction() as tx:  # any raise below rolls back
             previous = check_anti_replay(tx, device, frame)  # 5. counter > last accepted, stored
             check_role(cell, case)  # 6. this role may send this use case

@@ -195,6 +195,17 @@ class Device:
             self._keystore = keystore
         return self._keystore
 
+    def keystore_with_peer(self, peer: bytes, ka_certificate: x509.Certificate) -> InMemoryKeyStore:
+        """The device's own keys and one HAN peer's key-agreement certificate (a device
+        commanding it over the HAN MACs with their two key-agreement pairs)."""
+        keystore = InMemoryKeyStore()
+        if self.credentials.ka_certificate is not None:
+            keystore.add_certificate(self.eui, KeyUsage.KA, self.credentials.ka_certificate)
+        if self.credentials.ka_key is not None:
+            keystore.add_private_key(self.eui, KeyUsage.KA, self.credentials.ka_key)
+        keystore.add_certificate(peer, KeyUsage.KA, ka_certificate)
+        return keystore
+
     def replace_cell(self, tx: Transaction, cell: TrustAnchorCell) -> None:
         tx.set_trust_anchor(self.eui, cell.role, cell.party, _der(cell.ds), _der(cell.ka))
         self.cells[cell.role] = cell

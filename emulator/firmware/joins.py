@@ -24,7 +24,7 @@ completed join.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cryptography import x509
 
@@ -35,8 +35,10 @@ from gbcs.types import EUI64, Cra, DeviceType
 
 from ..errors import BadContent
 from ..store import Transaction
-from .command import Command
 from .device import Device
+
+if TYPE_CHECKING:  # the command path checks HAN peers against the device log kept here
+    from .command import Command
 
 __all__ = ["DEVICE_LOG_SIZE", "JOIN_USE_CASES", "han_device_log"]
 

@@ -90,3 +90,36 @@ def test_a_full_device_log_refuses_another_device(store: PkiStore, tmp_path: Pat
     for number in range(DEVICE_LOG_SIZE):
         assert send(esme, head_end, CS03A1, join_request("methodAInitiator", EUI64(bytes(7) + bytes((number + 1,))), "ppmid"))["name"] == "success"
     assert send(esme, head_end, CS03A1, join_request("methodAInitiator", PPMID, "ppmid"))["name"] == "deviceLogFull"
+
+
+# -- a device commanding another over the HAN (PPMID → GSME, primer §14.10) ------------------
+
+PCS02 = 0x0090  # activate emergency credit on the GSME from the PPMID (GBZ)
+
+
+def ppmid_command(store: PkiStore, counter: int, *, mac_key_of: EUI64 = PPMID) -> bytes:
+    """A PPMID's command to the GSME, MACed with the PPMID's and the GSME's key-agreement pairs."""
+    from gbcs.keystore import InMemoryKeyStore
+
+    keys = InMemoryKeyStore()
+    keys.add_private_key(PPMID, KeyUsage.KA, store.keystore().private_key(mac_key_of, KeyUsage.KA))
+    keys.add_certificate(PPMID, KeyUsage.DS, store.keystore().certificate(PPMID, KeyUsage.DS))  # a device
+    keys.add_certificate(GSME, KeyUsage.KA, store.keystore().certificate(GSME, KeyUsage.KA))
+    frame = gbcs.Frame(cra=Cra.COMMAND, originator_counter=counter, originator=PPMID, recipient=GSME,
+                       other_information=gbcs.OtherInformation(PCS02), content=bytes.fromhex("01090100"))  # fmt: skip
+    return gbcs.encode(gbcs.add_mac(frame, keys))
+
+
+def test_a_joined_ppmid_commands_the_gsme_over_the_han(store: PkiStore, tmp_path: Path) -> None:
+    from emulator.errors import BadMac, Unsupported, UntrustedOriginator
+
+    gsme, head_end = device(store, GSME, tmp_path), HeadEnd(store.keystore())
+    # Not joined: a stranger.
+    assert isinstance(process_command(gsme, ppmid_command(store, 1)).rejection, UntrustedOriginator)
+    ppmid_ka = store.keystore().certificate(PPMID, KeyUsage.KA).public_bytes(serialization.Encoding.DER)
+    assert send(gsme, head_end, CS03C, join_request("methodC", PPMID, "ppmid", ppmid_ka))["name"] == "success"
+    # Joined: its MAC checks with its own key-agreement certificate; a MAC from another key does not.
+    assert isinstance(process_command(gsme, ppmid_command(store, 2, mac_key_of=ESME)).rejection, BadMac)
+    outcome = process_command(gsme, ppmid_command(store, 3))
+    # Authenticated and fresh; the GSME's ZCL prepayment use cases come with the meters' firmware.
+    assert isinstance(outcome.rejection, Unsupported), outcome.rejection
