@@ -18,16 +18,19 @@
     │   ├── Replayed             the counter does not exceed the last one accepted from the party
     │   ├── WrongRole            the party's role may not send this use case
     │   ├── BadContent           the payload does not decode or fails its checks (alert 8F1E)
-    │   └── Unsupported          a valid command this device model does not implement yet
+    │   ├── Unsupported          a valid command this device model does not implement yet
+    │   └── DeviceFault          the device itself failed (its store, or a firmware bug)
     └── TransportError       a HAN or WAN transport cannot carry a frame
         ├── TransportClosed      we closed it
         └── LinkDown             the peer, radio or broker cannot be reached
 
 Each message names the file or option at fault and, where there is one, the fix. Alert codes
-are GBCS's (primer §9.4); which rejection raises which alert is our reading of the primer
+are GBCS's (primer §9.4); which rejection carries which code is our reading of the primer
 (§12 "Anti-replay", marked there as unverified): 8F3D trusted-source authentication failure,
 8F53 other authentication/authorisation failure, 8F30 originator not authorised, 8F1E
-command failed content/format check.
+command failed content/format check. Every code goes in the security log; an alert is sent
+only for refusals of authenticated frames (``authenticated``), at most one per code a minute,
+so forged frames cannot spend a device's alert counters.
 """
 
 from __future__ import annotations
@@ -47,6 +50,7 @@ __all__ = [
     "TransportError",
     "UnknownUseCase",
     "Unsupported",
+    "DeviceFault",
     "UntrustedOriginator",
     "WrongRecipient",
     "WrongRole",
@@ -78,6 +82,7 @@ class CommandRejected(EmulatorError):
     event = "rejected"
     alert_code: int | None = None
     security = True
+    authenticated = False  # refused after its signature or MAC checked: worth alerting about
 
     def __init__(self, detail: str, *, response: bytes | None = None) -> None:
         super().__init__(detail)
@@ -114,16 +119,19 @@ class BadMac(CommandRejected):
 
 
 class Replayed(CommandRejected):
+    authenticated = True
     event = "replayed"
     alert_code = 0x8F53
 
 
 class WrongRole(CommandRejected):
+    authenticated = True
     event = "wrong-role"
     alert_code = 0x8F30
 
 
 class BadContent(CommandRejected):
+    authenticated = True
     event = "bad-content"
     alert_code = 0x8F1E
 
@@ -143,3 +151,11 @@ class TransportClosed(TransportError):
 
 class LinkDown(TransportError):
     """The peer, the radio or the broker cannot be reached (out of range, not joined, offline)."""
+
+
+class DeviceFault(CommandRejected):
+    """The device could not process the command: its store failed, or its firmware has a
+    bug. Nothing the command did is kept; the event log says what happened."""
+
+    event = "device-fault"
+    security = False

@@ -33,7 +33,7 @@ from .devices import esme as esme_firmware
 from .devices import gas
 from .devices.gas import GasProxyMirror
 from .devices.ihd import Display, display_state
-from .errors import LinkDown
+from .errors import ConfigError, LinkDown, StoreError
 from .firmware import scheduler
 from .firmware.command import Outcome, process_command
 from .firmware.device import Credentials, Device, Identity
@@ -76,7 +76,7 @@ class PremisesConfig:
     def __post_init__(self) -> None:
         for kind in (DeviceType.CHF, DeviceType.GPF):
             if len(self.of_type(kind)) != 1:
-                raise ValueError(f"a premises has exactly one {kind.name}, not {len(self.of_type(kind))}")
+                raise ConfigError(f"a premises has exactly one {kind.name}, not {len(self.of_type(kind))}")
 
 
 @dataclass
@@ -119,7 +119,10 @@ class Premises:
     def load(cls, store: Store, clock: Clock, config: PremisesConfig, *, seed: int = 0) -> Premises:
         """The premises ``store`` holds, after a restart: devices as they were, and the HAN
         re-formed from the CHF's device log (devices on it rejoin, meters reopen tunnels)."""
-        devices = {eui: Device.load(store, clock, eui) for eui in config.devices}
+        try:
+            devices = {eui: Device.load(store, clock, eui) for eui in config.devices}
+        except KeyError as missing:
+            raise StoreError(f"store {store.path} does not hold this premises: {missing.args[0]}") from None
         premises = cls(config, store, clock, devices, HanMedium(clock, seed=seed))
         premises._attach()
         if premises.chf.lifecycle in (Lifecycle.INSTALLED_NOT_COMMISSIONED, Lifecycle.COMMISSIONED):
@@ -133,14 +136,15 @@ class Premises:
             self.nodes[eui] = HanNode(transport)
         for gsme in self.config.of_type(DeviceType.GSME)[:1]:
             GasProxyMirror(self.gpf, self.nodes[self.gpf.eui], self.store, gsme)
-        self._tunnel_server = TunnelServer(self.nodes[self.chf.eui], self._from_meter)
+        self._tunnel_server = TunnelServer(self.nodes[self.chf.eui], self._from_meter, self._may_tunnel)
         for eui in self.config.of_type(DeviceType.IHD):
             Display(self.devices[eui], self.nodes[eui], self.store)
         for eui in self.config.devices:
             if self.config.devices[eui] in METERS:
-                self._tunnel_clients[eui] = TunnelClient(self.nodes[eui], self.chf.eui,
-                                                         lambda _, data, eui=eui: self._at_meter(eui, data))  # fmt: skip
-                self.devices[eui].alert_sink = lambda alert, eui=eui: self._to_hub(eui, alert)
+                self._tunnel_clients[eui] = TunnelClient(
+                    self.nodes[eui], self.chf.eui, lambda _, data, eui=eui: self._at_meter(eui, data),
+                    on_open=lambda eui=eui: self._flush_meter(eui))  # fmt: skip
+                self.devices[eui].alert_sink = lambda alert, eui=eui: self._flush_meter(eui)
         for device in self.devices.values():
             scheduler.arm(device)  # future-dated commands kept from before a restart
 
@@ -261,20 +265,37 @@ class Premises:
         return process_command(self.chf, command)  # not a device of this premises: the CHF refuses it
 
     def _at_meter(self, eui: EUI64, data: bytes) -> None:
-        outcome = process_command(self.devices[eui], data)
-        if outcome.response is not None:
-            self._to_hub(eui, outcome.response)
+        process_command(self.devices[eui], data)  # its response waits in its outbox
+        self._flush_meter(eui)
 
-    def _to_hub(self, eui: EUI64, data: bytes) -> None:
-        """A meter's response or alert goes up its tunnel to the hub."""
-        try:
-            self._tunnel_clients[eui].send_gbcs(data)
-        except LinkDown:
-            pass  # it stays in the meter's outbox, where it was queued before it was sent
+    def _flush_meter(self, eui: EUI64) -> None:
+        """Send up the meter's tunnel what waits in its outbox, oldest first, marking each
+        sent once handed over; with no tunnel it keeps waiting (sent when the tunnel opens)."""
+        for row_id, _, _, data in self.store.read().outbox(eui, unsent_only=True):
+            try:
+                self._tunnel_clients[eui].send_gbcs(data)
+            except LinkDown:
+                return
+            with self.store.transaction() as tx:
+                tx.mark_sent(row_id)
+
+    def _may_tunnel(self, eui: EUI64) -> bool:
+        """The hub grants tunnels to its meters on its device log, and to nothing else."""
+        if eui not in self._tunnel_clients:
+            return False
+        return any(entry.eui == eui for entry in chf_firmware.device_log(self.store.read(), self.chf))
 
     def _from_meter(self, eui: EUI64, data: bytes) -> None:
-        """A meter's response or alert reaches the CHF: queue it for the WAN."""
+        """A meter's response or alert reaches the CHF: queued for the WAN if the meter is its
+        originator (a device cannot speak for another)."""
+        try:
+            originator = gbcs.decode(data).originator
+        except (DecodeError, AttributeError):
+            originator = None
         with self.store.transaction() as tx:
+            if originator != eui:
+                tx.log_event(self.chf.eui, self.clock.now(), "relay-refused", f"a frame from {eui} not originated by it")
+                return
             tx.record_sent(self.chf.eui, self.clock.now(), "relayed", data)
 
     # -- the consumer side -------------------------------------------------------------------------
@@ -304,8 +325,11 @@ class Premises:
         return display_state(self.store, eui or self.config.of_type(DeviceType.IHD)[0])
 
     def wan_outbox(self) -> list[tuple[int, bytes]]:
-        """What the premises has for the WAN and the WAN has not taken: ``(id, frame)``."""
-        return [(row_id, frame) for row_id, _, kind, frame in self.store.read().outbox(self.chf.eui, unsent_only=True)]
+        """What the hub (CHF and GPF) has for the WAN and the WAN has not taken: ``(id, frame)``,
+        in the order queued."""
+        read = self.store.read()
+        rows = read.outbox(self.chf.eui, unsent_only=True) + read.outbox(self.gpf.eui, unsent_only=True)
+        return [(row_id, frame) for row_id, _, _, frame in sorted(rows)]
 
     def mark_sent(self, outbox_id: int) -> None:
         with self.store.transaction() as tx:

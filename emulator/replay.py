@@ -173,6 +173,7 @@ def _build_device(command: Frame, device_type: DeviceType, keystore: KeyStore, e
         lifecycle="commissioned",
     )  # fmt: skip
     device.peer_private_keys = keystore
+    device.trust_path_without_root = True
     if device_type is DeviceType.CHF:
         _commission_rtds_premises(device, types)
     elif device_type in (DeviceType.ESME, DeviceType.GSME):

@@ -86,14 +86,35 @@ class Store:
 
     @contextmanager
     def transaction(self) -> Iterator[Transaction]:
-        """One atomic unit: commits when the block ends, rolls back if it raises."""
-        self._db.execute("BEGIN IMMEDIATE")
+        """One atomic unit: commits when the block ends, rolls back if it raises.
+
+        Raises:
+            StoreError: the database failed (locked, full, damaged) — the transaction is
+                rolled back.
+        """
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as error:
+            raise StoreError(f"store {self.path}: cannot begin a transaction: {error}") from error
         try:
             yield Transaction(self._db)
+        except sqlite3.Error as error:
+            self._rollback()
+            raise StoreError(f"store {self.path}: {error}") from error
         except BaseException:
-            self._db.execute("ROLLBACK")
+            self._rollback()
             raise
-        self._db.execute("COMMIT")
+        try:
+            self._db.execute("COMMIT")
+        except sqlite3.Error as error:
+            self._rollback()
+            raise StoreError(f"store {self.path}: cannot commit: {error}") from error
+
+    def _rollback(self) -> None:
+        try:
+            self._db.execute("ROLLBACK")
+        except sqlite3.Error:
+            pass  # no transaction left to roll back (SQLite rolled it back itself)
 
     def read(self) -> Transaction:
         """Queries outside a write transaction (each sees the last commit)."""

@@ -15,6 +15,7 @@ through ``cryptography``.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -253,6 +254,9 @@ class BitString(_Type):
             self.names[bit] for bit in bits) or None)
 
 
+_GENERALIZED_TIME = re.compile(r"\d{14}Z")
+
+
 class Time(_Type):
     """GeneralizedTime, ``YYYYMMDDhhmmssZ`` in GBCS (``99991231235959Z`` cancels)."""
 
@@ -261,6 +265,8 @@ class Time(_Type):
     def decode(self, tlv: _Tlv, reader: Reader, depth: int) -> DerNode:
         try:
             text = tlv.content.decode("ascii")
+            if not _GENERALIZED_TIME.fullmatch(text):  # strptime alone reads "2026120112Z" as a date
+                raise ValueError(text)
             datetime.strptime(text, "%Y%m%d%H%M%SZ")
         except ValueError:
             raise reader.error(BadValue, f"not a GBCS GeneralizedTime: {tlv.content!r}", self.name,

@@ -446,9 +446,9 @@ def describe_certificate(certificate: x509.Certificate) -> CertificateInfo:
         role = Role(int(str(units[0].value), 16))
     except ValueError:
         raise CertificateError(f"organisation certificate with unknown role OU={units[0].value!r}") from None
-    bits = bytes(identifiers[0].value)  # type: ignore[arg-type]
-    if bits[:1] != b"\x00":
-        raise CertificateError("x500UniqueIdentifier is not a whole number of bytes")
+    bits = identifiers[0].value
+    if not isinstance(bits, bytes) or bits[:1] != b"\x00":
+        raise CertificateError("x500UniqueIdentifier is not a BIT STRING of whole bytes")
     eui = _eui_from_bytes(bits[1:], "x500UniqueIdentifier")
     return CertificateInfo(CertificateKind.ORGANISATION, usage, role, eui)
 

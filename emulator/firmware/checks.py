@@ -84,9 +84,15 @@ def check_recipient(device: Device, frame: Frame) -> None:
 
 
 def _required(case: UseCase, protection: Protection) -> bool:
-    """Whether every variant of the use case's command carries ``protection``."""
+    """Whether the use case's command must carry ``protection``: every variant RTDS shows
+    carries it, or, failing closed, the catalogue shows none (then both are required), or the
+    use case is critical (then the remote party signs)."""
     variants = case.protection.get(Cra.COMMAND, ())
-    return bool(variants) and all(protection in variant for variant in variants)
+    if not variants:
+        return True
+    if protection is Protection.SIGNATURE and case.critical:
+        return True
+    return all(protection in variant for variant in variants)
 
 
 def check_signature(device: Device, frame: Frame, case: UseCase) -> TrustAnchorCell:
@@ -186,6 +192,10 @@ def check_role(cell: TrustAnchorCell, case: UseCase) -> None:
     Raises:
         WrongRole: it is not.
     """
-    if case.originator_roles and cell.role not in case.originator_roles:
+    if not case.originator_roles:
+        if cell.role is Role.OTHER:
+            return  # a HAN peer: use cases without remote-party roles are theirs (_han_peer)
+        raise WrongRole(f"the catalogue names no remote party role that may send {case.label}")
+    if cell.role not in case.originator_roles:
         allowed = ", ".join(sorted(role.name for role in case.originator_roles))
         raise WrongRole(f"{cell.role.name} may not send {case.label}; allowed: {allowed}")

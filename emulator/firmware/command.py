@@ -16,14 +16,15 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 import gbcs
 from gbcs.catalogue import Protection, UseCase
 from gbcs.errors import KeyStoreError
 from gbcs.frame import Frame, OtherInformation
-from gbcs.types import Cra, DeviceType, DlmsDateTime
+from gbcs.types import Cra, DeviceType, DlmsDateTime, Role
 
-from ..errors import CommandRejected, Unsupported
+from ..errors import CommandRejected, DeviceFault, StoreError, Unsupported
 from ..store import Transaction
 from .alerts import raise_generic_alert
 from .checks import (
@@ -103,12 +104,22 @@ def process_command(device: Device, data: bytes) -> Outcome:
                 raise Unsupported(f"no firmware for a {device.identity.device_type.name} yet")
             command = Command(frame, case, cell, previous)
             content = executor(device, tx, command)  # 7. act
-            response, notes, made_from_peer = build_response(device, frame, case, content)
+            response, notes, made_from_peer = build_response(device, frame, case, content, cell)
             tx.record_sent(device.eui, device.now, "response", response)  # 8. durable before it leaves
         return Outcome(True, response, None, frame, mac_from_peer or made_from_peer, (*command.notes, *notes))
     except CommandRejected as rejection:
+        return _refused(device, frame, rejection)
+    except Exception as error:  # noqa: BLE001 - a device never crashes on a command: it reports the fault
+        return _refused(device, frame, DeviceFault(f"{type(error).__name__}: {error}"))
+
+
+def _refused(device: Device, frame: Frame | None, rejection: CommandRejected) -> Outcome:
+    device.reload()  # what the rolled-back transaction changed in memory goes too
+    try:
         _log_rejection(device, frame, rejection)
-        return Outcome(False, rejection.response, rejection, frame)
+    except StoreError:
+        pass  # the store itself is failing: the outcome still says why the command was refused
+    return Outcome(False, rejection.response, rejection, frame)
 
 
 def executor_for(device_type: DeviceType) -> Executor | None:
@@ -119,8 +130,8 @@ def executor_for(device_type: DeviceType) -> Executor | None:
 
 
 def _log_rejection(device: Device, frame: Frame | None, rejection: CommandRejected) -> None:
-    """Log a refusal in its own transaction and, where it has an alert code and the frame was
-    authentic enough to be someone's, raise the alert (primer §12: 8F3D, 8F53, 8F30, 8F1E)."""
+    """Log a refusal in its own transaction and, for an authenticated frame, raise its alert
+    (primer §12: 8F53, 8F30, 8F1E), at most once per code a minute (``emulator/errors.py``)."""
     alert = None
     with device.store.transaction() as tx:
         if rejection.security:
@@ -130,7 +141,7 @@ def _log_rejection(device: Device, frame: Frame | None, rejection: CommandReject
                             counter=None if frame is None else frame.originator_counter)  # fmt: skip
         else:
             tx.log_event(device.eui, device.now, rejection.event, rejection.detail)
-        if rejection.alert_code is not None and frame is not None:
+        if rejection.alert_code is not None and rejection.authenticated and _alert_due(tx, device, rejection.alert_code):
             alert = raise_generic_alert(device, tx, rejection.alert_code)
     if alert is not None and device.alert_sink is not None:
         device.alert_sink(alert)  # committed first: nothing leaves that a crash could lose
@@ -148,7 +159,20 @@ def _response_protection(case: UseCase, command: Frame) -> Protection:
     return variants[0]
 
 
-def build_response(device: Device, command: Frame, case: UseCase, content: bytes) -> tuple[bytes, tuple[str, ...], bool]:
+_ALERT_INTERVAL = timedelta(minutes=1)
+
+
+def _alert_due(tx: Transaction, device: Device, alert_code: int) -> bool:
+    name = f"alerts.last.{alert_code:04X}"
+    last = tx.register(device.eui, name)
+    if last is not None and device.now - datetime.fromisoformat(last) < _ALERT_INTERVAL:
+        return False
+    tx.set_register(device.eui, name, device.now.isoformat())
+    return True
+
+
+def build_response(device: Device, command: Frame, case: UseCase, content: bytes,
+                   originator: TrustAnchorCell | None = None) -> tuple[bytes, tuple[str, ...], bool]:  # fmt: skip
     """The response to ``command``: same counter and message code, originator and target
     swapped, Other Information copied without a remote party's certificate (primer §12 rules
     1-2), a date-time where the use case's responses carry one, signed and MACed as the use
@@ -179,8 +203,11 @@ def build_response(device: Device, command: Frame, case: UseCase, content: bytes
         else:
             response = gbcs.sign(response, device.credentials.ds_key)
     if Protection.MAC in protection:
+        keystore = device.keystore()
+        if originator is not None and originator.role is Role.OTHER and originator.ka is not None:
+            keystore = device.keystore_with_peer(originator.party, originator.ka)  # a HAN peer's command
         try:
-            response = gbcs.add_mac(response, device.keystore())
+            response = gbcs.add_mac(response, keystore)
         except KeyStoreError:
             try:
                 if device.peer_private_keys is None:

@@ -16,7 +16,8 @@ CS02b, as this module applies it (GBCS's rules as RTDS shows them, and our choic
 3. Each replacement certificate must be an organisation certificate for the target cell's
    role and key usage, valid at the device's clock, issued by a certificate of the command's
    certification path, which must itself chain to the device's Root cell when it holds the
-   Root OCA certificate (RTDS holds none: replay notes that the last link went unchecked).
+   Root OCA certificate; without one it trusts no path (replaying RTDS, which holds no Root
+   OCA certificate, a device may be told to accept the path and note that it did).
    A certificate that fails gets ``badCertificate`` and its cell is left as it was.
 4. ``newRemotePartyFloorSeqNumber`` is reported for each replaced role; anti-replay of a new
    party starts from it. A party keeping its entity identifier keeps its counter (we chose:
@@ -59,6 +60,7 @@ __all__ = [
 ]
 
 SUCCESS, BAD_CERTIFICATE, TRUST_ANCHOR_NOT_FOUND = 0, 5, 25
+_CS02B_CODES = range(0x0100, 0x010A)  # CS02b's message codes: 0x0100 + its replacement mode
 CANCELLATION = "99991231235959Z"  # an execution date-time that cancels (primer §12 rule 8)
 _USAGES = {"digitalSignature": "ds", "keyAgreement": "ka"}
 # credentialsReplacementMode -> (authorising role, roles it may replace)
@@ -154,6 +156,9 @@ def _run_deferred_update(device: Device, tx: Transaction, command: Command) -> t
 def _check_authority(request: DerNode, command: Command) -> None:
     control = request.child("authorisingRemotePartyControl")
     mode = control.child("credentialsReplacementMode").value
+    code = command.frame.other_information.message_code
+    if code in _CS02B_CODES and mode != code - _CS02B_CODES.start:
+        raise BadContent(f"replacement mode {mode} is not the mode of message code 0x{code:04X}")
     sequence = control.child("authorisingRemotePartySeqNumber").value
     if sequence != command.frame.originator_counter:
         raise BadContent(f"authorisingRemotePartySeqNumber {sequence} is not the originator counter "
@@ -173,13 +178,21 @@ def _check_authority(request: DerNode, command: Command) -> None:
             raise BadContent(f"mode {mode} cannot replace the {usage_names} cell of role {role}")
         if (target.child("cellUsage") or DerNode(None, "integer", 2, 0)).value != 0:
             raise Unsupported("prepayment top-up cells are not served yet")
+    _certification_path(request)  # readable now, not only when a future-dated command runs
+
+
+def _certification_path(request: DerNode) -> list[x509.Certificate]:
+    try:
+        return [x509.load_der_x509_certificate(node.value) for node in request.child("certificationPathCertificates").value]
+    except ValueError as error:
+        raise BadContent(f"a certification path entry is not a certificate: {error}") from None
 
 
 def _apply_replacements(device: Device, tx: Transaction, command: Command, request: DerNode) -> tuple[dict, bool]:
     """Replace each target cell whose certificate checks; the executionOutcome, and whether
     every replacement succeeded."""
     control = request.child("authorisingRemotePartyControl")
-    path = [x509.load_der_x509_certificate(node.value) for node in request.child("certificationPathCertificates").value]
+    path = _certification_path(request)
     floor_node = control.child("newRemotePartyFloorSeqNumber")
     outcomes, replaced_roles = [], []
     for replacement in request.child("replacements").value:
@@ -230,26 +243,42 @@ def _replace(device: Device, role: Role, usage: str, der: bytes, path: list[x509
 
 
 def _trusted(device: Device, certificate: x509.Certificate, path: list[x509.Certificate], command: Command) -> bool:
+    """Valid at the device's clock, issued by an Issuing OCA of the command's path, which the
+    Root OCA of the device's Root cell issued. A device without a Root OCA certificate in its
+    Root cell trusts no path, unless it replays RTDS (which holds none), and says so."""
     try:
         pki.check_valid_at(certificate, device.now)
     except CertificateError:
         return False
-    issuers = [candidate for candidate in path if candidate.subject == certificate.issuer]
-    for issuer in issuers:
+    root = device.cells.get(Role.ROOT)
+    root_certificate = None if root is None else root.ds
+    if root_certificate is not None and _kind(root_certificate) is not pki.CertificateKind.ROOT_OCA:
+        root_certificate = None
+    for issuer in path:
+        if issuer.subject != certificate.issuer or _kind(issuer) is not pki.CertificateKind.ISSUING_OCA:
+            continue
         try:
             certificate.verify_directly_issued_by(issuer)
         except (ValueError, TypeError, InvalidSignature):
             continue
-        root = device.cells.get(Role.ROOT)
-        if root is None or root.ds is None or pki.describe_certificate(root.ds).kind is not pki.CertificateKind.ROOT_OCA:
-            command.notes.append("certification path not checked up to the Root: the device's Root cell holds no Root OCA certificate")
-            return True
+        if root_certificate is None:
+            if device.trust_path_without_root:
+                command.notes.append("certification path not checked up to the Root: the device's Root cell holds no Root OCA certificate")
+                return True
+            return False
         try:
-            pki.check_path(issuer, [root.ds], device.now)
+            pki.check_path(issuer, [root_certificate], device.now)
             return True
         except CertificateError:
             return False
     return False
+
+
+def _kind(certificate: x509.Certificate) -> pki.CertificateKind | None:
+    try:
+        return pki.describe_certificate(certificate).kind
+    except CertificateError:
+        return None
 
 
 _PENDING = "credentials.pending.{usage}"  # register: the generated, not yet certified, private key

@@ -123,6 +123,9 @@ class Device:
     cells: dict[Role, TrustAnchorCell]
     lifecycle: str
     peer_private_keys: KeyStore | None = None
+    # Replay only: accept a certification path whose Root OCA the Root cell does not hold
+    # (RTDS holds no Root OCA certificate), noting it in the outcome.
+    trust_path_without_root: bool = False
     # Where the device's alerts go once queued (its transport: the WAN for the hub, the
     # tunnel for a meter); None leaves them in the outbox.
     alert_sink: Callable[[bytes], None] | None = field(default=None, repr=False)
@@ -168,6 +171,13 @@ class Device:
         cells = {Role(role): TrustAnchorCell(Role(role), party, _certificate(ds), _certificate(ka))
                  for role, party, ds, ka in read.trust_anchors(eui)}  # fmt: skip
         return cls(identity, store, clock, credentials, cells, lifecycle, peer_private_keys)
+
+    def reload(self) -> None:
+        """Read cells, credentials and lifecycle again from the store: after a transaction
+        rolled back, what this object holds in memory may be ahead of what was committed."""
+        fresh = Device.load(self.store, self.clock, self.eui)
+        self.cells, self.credentials, self.lifecycle = fresh.cells, fresh.credentials, fresh.lifecycle
+        self._keystore = None
 
     def cell_of(self, party: bytes) -> TrustAnchorCell | None:
         """The cell that holds ``party``, if any."""

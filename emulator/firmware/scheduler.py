@@ -22,10 +22,11 @@ from datetime import datetime
 import gbcs
 from gbcs.catalogue import use_case
 
+from ..errors import CommandRejected
 from ..store import Transaction
 from .alerts import build_alert
 from .command import Command
-from .device import Device, TrustAnchorCell
+from .device import Device
 
 __all__ = ["ALERT_EXECUTED", "ALERT_FAILED", "FUTURE_EXECUTORS", "arm", "defer", "run_due"]
 
@@ -51,21 +52,46 @@ def arm(device: Device) -> int:
 
 
 def run_due(device: Device) -> list[bytes]:
-    """Run every stored command whose time has come, oldest first; return the alerts sent."""
+    """Run every stored command whose time has come, oldest first; return the alerts sent.
+
+    A command whose originator the device no longer trusts (its cell was replaced since) is
+    dropped unrun, in the security log; one that fails to run is dropped, in the event log.
+    Neither blocks those after it.
+    """
     alerts = []
     now = device.now
     for command_id, due, data in device.store.read().scheduled(device.eui):
         if datetime.fromisoformat(due) > now:
             break
-        frame = gbcs.decode(data)
-        case = use_case(frame.other_information.message_code)
-        cell = device.cell_of(frame.originator) or TrustAnchorCell(next(iter(case.originator_roles)), frame.originator)
+        alert = _run_one(device, command_id, data)
+        if alert is not None:
+            alerts.append(alert)
+            if device.alert_sink is not None:
+                device.alert_sink(alert)
+    return alerts
+
+
+def _run_one(device: Device, command_id: int, data: bytes) -> bytes | None:
+    frame = gbcs.decode(data)
+    case = use_case(frame.other_information.message_code)
+    cell = device.cell_of(frame.originator)
+    try:
+        if cell is None:
+            raise CommandRejected(f"{frame.originator} is no longer trusted: its future-dated {case.label} is dropped")
         with device.store.transaction() as tx:
             tx.unschedule(command_id)
             message_code, content = FUTURE_EXECUTORS[case.name](device, tx, Command(frame, case, cell, None))
             alert = build_alert(device, tx, frame.originator, message_code, content)
-            tx.record_sent(device.eui, now, "alert", alert)
-        alerts.append(alert)
-        if device.alert_sink is not None:
-            device.alert_sink(alert)
-    return alerts
+            tx.record_sent(device.eui, device.now, "alert", alert)
+        return alert
+    except Exception as error:  # noqa: BLE001 - a failing command must not block those after it
+        device.reload()
+        with device.store.transaction() as tx:
+            tx.unschedule(command_id)
+            if cell is None:
+                tx.log_security(device.eui, device.now, "future-dated-dropped", str(error),
+                                originator=frame.originator, message_code=case.message_code,
+                                counter=frame.originator_counter)  # fmt: skip
+            else:
+                tx.log_event(device.eui, device.now, "future-dated-failed", f"{case.label} {frame.originator_counter}: {error}")
+        return None

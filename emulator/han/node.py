@@ -72,11 +72,13 @@ class HanNode:
 
 
 class TunnelServer:
-    """The CHF's end: one tunnel per meter; GBCS from meters goes to ``on_gbcs``."""
+    """The CHF's end: one tunnel per meter; GBCS from meters goes to ``on_gbcs``. Only the
+    devices ``may_tunnel`` admits get a tunnel (the hub's meters)."""
 
-    def __init__(self, node: HanNode, on_gbcs: GbcsReceiver) -> None:
+    def __init__(self, node: HanNode, on_gbcs: GbcsReceiver, may_tunnel: Callable[[EUI64], bool] = lambda eui: True) -> None:
         self.node = node
         self.on_gbcs = on_gbcs
+        self.may_tunnel = may_tunnel
         self._tunnels: dict[EUI64, int] = {}
         self._ids = itertools.count(1)
         node.handle(Tunneling.cluster_id, self._receive)
@@ -92,6 +94,10 @@ class TunnelServer:
 
     def _receive(self, frame: HanFrame, name: str, fields: Any) -> None:
         if name == "request_tunnel":
+            if not self.may_tunnel(frame.source):
+                self._reply(frame.source, "request_tunnel_response", tunnel_id=0xFFFF,
+                            tunnel_status=TunnelStatus.Busy, maximum_incoming_transfer_size=0)  # fmt: skip
+                return
             if fields.protocol_id != GB_HRGP:
                 self._reply(frame.source, "request_tunnel_response", tunnel_id=0xFFFF,
                             tunnel_status=TunnelStatus.Protocol_Not_Supported, maximum_incoming_transfer_size=0)  # fmt: skip
@@ -115,12 +121,15 @@ class TunnelServer:
 
 
 class TunnelClient:
-    """A meter's end: it asks the CHF for a tunnel and exchanges GBCS through it."""
+    """A meter's end: it asks the CHF for a tunnel and exchanges GBCS through it;
+    ``on_open`` runs when the tunnel is granted (to send what waited for it)."""
 
-    def __init__(self, node: HanNode, server: bytes, on_gbcs: GbcsReceiver) -> None:
+    def __init__(self, node: HanNode, server: bytes, on_gbcs: GbcsReceiver,
+                 on_open: Callable[[], None] = lambda: None) -> None:  # fmt: skip
         self.node = node
         self.server = EUI64(server)
         self.on_gbcs = on_gbcs
+        self.on_open = on_open
         self.tunnel_id: int | None = None
         node.handle(Tunneling.cluster_id, self._receive)
 
@@ -138,6 +147,7 @@ class TunnelClient:
             return
         if name == "request_tunnel_response" and fields.tunnel_status == TunnelStatus.Success:
             self.tunnel_id = fields.tunnel_id
+            self.on_open()
         elif name == "transfer_data" and fields.tunnel_id == self.tunnel_id:
             self.on_gbcs(frame.source, bytes(fields.data))
         elif name in ("transfer_data_error", "tunnel_closure_notification"):

@@ -223,3 +223,44 @@ def test_the_gas_proxy_mirrors_what_the_gas_meter_reports_when_it_wakes(premises
     premises.medium.conditions(GSME).out_of_range = False
     premises.clock.advance(CONFIG.gsme_wake_interval)
     assert premises.gas_mirror()["current_summation_delivered"] == 1244
+
+
+def test_the_gas_proxys_responses_reach_the_wan(pki: PkiStore, premises: Premises) -> None:
+    from emulator.headend import HeadEnd
+    from gbcs.der import encode_der_value
+    from gbcs.types import Cra
+
+    head_end = HeadEnd(pki.keystore())
+    content = encode_der_value(0x0008, Cra.COMMAND, {
+        "authorisingRemotePartyTACellIdentifier": {"remotePartyRole": "supplier", "keyUsage": ["digitalSignature"]},
+        "remotePartyRolesCredentialsRequired": ["supplier"]})  # fmt: skip
+    outcome = premises.send(head_end.command(0x0008, GPF, content, role=Role.ACCESS_CONTROL_BROKER))
+    assert outcome.accepted, outcome.rejection
+    assert [frame for _, frame in premises.wan_outbox()] == [outcome.response]
+
+
+def test_a_meters_response_waits_for_its_tunnel(pki: PkiStore, premises: Premises) -> None:
+    premises.send(read_identity(pki, ESME, 2000))
+    premises.medium.conditions(CHF).out_of_range = True  # the command is in the air; the hub then goes quiet
+    premises.clock.advance(timedelta(seconds=1))
+    assert premises.wan_outbox() == []
+    assert len(premises.store.read().outbox(ESME, unsent_only=True)) == 1  # the meter's answer waits
+    premises.medium.conditions(CHF).out_of_range = False
+    assert premises.join(ESME)  # the meter finds the hub again and reopens its tunnel: what waited goes up
+    premises.clock.advance(timedelta(seconds=1))
+    assert len(premises.wan_outbox()) == 1
+    assert premises.store.read().outbox(ESME, unsent_only=True) == []
+
+
+def test_only_the_hubs_meters_get_a_tunnel_and_speak_for_themselves(pki: PkiStore, premises: Premises) -> None:
+    from emulator.han.node import TunnelClient
+
+    display = TunnelClient(premises.nodes[IHD], CHF, lambda eui, data: None)
+    display.open()
+    premises.clock.advance(timedelta(seconds=1))
+    assert display.tunnel_id is None  # a display gets no tunnel to the WAN
+    # A meter cannot put another device's frame on the WAN.
+    premises._tunnel_clients[ESME].send_gbcs(read_identity(pki, GSME, 1))
+    premises.clock.advance(timedelta(seconds=1))
+    assert premises.wan_outbox() == []
+    assert premises.store.read().event_log(CHF)[-1].event == "relay-refused"

@@ -1,9 +1,11 @@
 """Alerts a refusal raises: generic critical alerts (0x1000) from meters to their supplier,
-in each meter's own payload format, signed, with counters that only grow; none from the hub,
-whose catalogue row has no generic alert, and none for bytes that are no one's frame."""
+in each meter's own payload format, signed, with counters that only grow, at most once a
+minute per code; none from the hub, whose catalogue row has no generic alert, and none for
+frames that failed authentication (a forger must not spend the device's counters)."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -54,8 +56,10 @@ def test_a_replayed_command_raises_8f53_to_the_supplier(store: PkiStore, tmp_pat
     meter, head_end = device(store, eui, tmp_path), HeadEnd(store.keystore())
     with meter.store.transaction() as tx:  # the meter has accepted counter 500 from the ACB
         tx.accept_counter(eui, head_end.party(Role.ACCESS_CONTROL_BROKER), 500)
-    for _ in range(2):  # an older counter, twice
+    for seconds in (0, 10, 70):  # an older counter, three times: alerts at most once a minute
+        meter.clock.advance(timedelta(seconds=seconds))
         assert not process_command(meter, read_command(HeadEnd(store.keystore()), eui, 400)).accepted
+    assert [entry.code for entry in meter.store.read().security_log(eui)] == [0x8F53] * 3
     raised = [alert for alert in alerts(meter) if alert.other_information.message_code == 0x1000]
     assert len(raised) == 2
     for alert in raised:
@@ -99,3 +103,12 @@ def test_tshark_reads_the_frames_devices_send(store: PkiStore, tmp_path: Path) -
         assert (int(seen.cra, 16), int(seen.counter)) == (frame.cra, frame.originator_counter)
         assert tshark.eui(seen.originator) == str(frame.originator) and tshark.eui(seen.recipient) == str(frame.recipient)
         assert not seen.has_error, seen
+
+
+def test_a_forged_frame_raises_no_alert(store: PkiStore, tmp_path: Path) -> None:
+    meter, head_end = device(store, ESME, tmp_path), HeadEnd(store.keystore())
+    forged = bytearray(read_command(head_end, ESME, 700))
+    forged[-2] ^= 0x01  # the MAC
+    assert not process_command(meter, bytes(forged)).accepted
+    assert meter.store.read().security_log(ESME)[-1].code == 0x8F3D  # logged ...
+    assert alerts(meter) == []  # ... but not alerted

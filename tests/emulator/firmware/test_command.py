@@ -221,8 +221,9 @@ def test_state_survives_a_restart(pki: PkiStore, head_end: InMemoryKeyStore, tmp
 
 
 def test_a_killed_process_never_reuses_a_counter(pki: PkiStore, head_end: InMemoryKeyStore, tmp_path: Path) -> None:
-    """A process accepts a command and is killed (SIGKILL) the moment the response is built:
-    the counter and the response were committed before it left."""
+    """A process accepts a command and is killed (SIGKILL) as soon as it has the response,
+    with no clean shutdown (no close, no WAL checkpoint): the counter and the response it
+    committed survive, so the command cannot be replayed."""
     path = tmp_path / "premises.sqlite"
     make_chf(pki, Store(path)).store.close()
     command = tmp_path / "command.bin"
