@@ -96,6 +96,10 @@ def _parser() -> argparse.ArgumentParser:
                        help="timed passes over the corpus; the best is reported (default 5)")  # fmt: skip
     codec.add_argument("--json", action="store_true", help="print the figures as one JSON object")
     codec.set_defaults(run=_run_bench_codec)
+    firmware = bench_commands.add_parser("firmware", help="commands per second through an emulated hub's command path")
+    firmware.add_argument("--commands", type=_positive, default=2000, help="commands to send (default 2000)")
+    firmware.add_argument("--json", action="store_true", help="print the figures as one JSON object")
+    firmware.set_defaults(run=_run_bench_firmware)
     return parser
 
 
@@ -334,6 +338,14 @@ def _find_keystore(folder: Path) -> Path | None:
         if (directory / "keystore").is_dir():
             return directory / "keystore"
     return None
+
+
+def _run_bench_firmware(args: argparse.Namespace) -> int:
+    from .benchmarks import run_firmware_benchmark
+
+    figures = run_firmware_benchmark(args.commands)
+    print(json.dumps(figures.to_json(), indent=2) if args.json else figures.to_text())
+    return EXIT_OK
 
 
 def _run_bench_codec(args: argparse.Namespace) -> int:

@@ -90,6 +90,7 @@ class Outcome:
 def process_command(device: Device, data: bytes) -> Outcome:
     """Take one command through the checks certified firmware makes, in this order."""
     frame = None
+    device.changed_in_memory = False
     try:
         frame = decode_command(data)  # 1. Malformed
         check_recipient(device, frame)  # 2. addressed to this device
@@ -114,7 +115,8 @@ def process_command(device: Device, data: bytes) -> Outcome:
 
 
 def _refused(device: Device, frame: Frame | None, rejection: CommandRejected) -> Outcome:
-    device.reload()  # what the rolled-back transaction changed in memory goes too
+    if device.changed_in_memory:
+        device.reload()  # what the rolled-back transaction changed in memory goes too
     try:
         _log_rejection(device, frame, rejection)
     except StoreError:

@@ -130,6 +130,9 @@ class Device:
     # tunnel for a meter); None leaves them in the outbox.
     alert_sink: Callable[[bytes], None] | None = field(default=None, repr=False)
     _keystore: InMemoryKeyStore | None = field(default=None, repr=False)
+    # Set when a transaction changed what this object holds in memory (cells, credentials,
+    # lifecycle): a rollback must then reload it (``reload``).
+    changed_in_memory: bool = field(default=False, repr=False)
 
     @property
     def eui(self) -> EUI64:
@@ -178,6 +181,7 @@ class Device:
         fresh = Device.load(self.store, self.clock, self.eui)
         self.cells, self.credentials, self.lifecycle = fresh.cells, fresh.credentials, fresh.lifecycle
         self._keystore = None
+        self.changed_in_memory = False
 
     def cell_of(self, party: bytes) -> TrustAnchorCell | None:
         """The cell that holds ``party``, if any."""
@@ -220,6 +224,7 @@ class Device:
         tx.set_trust_anchor(self.eui, cell.role, cell.party, _der(cell.ds), _der(cell.ka))
         self.cells[cell.role] = cell
         self._keystore = None
+        self.changed_in_memory = True
 
     def replace_credential(self, tx: Transaction, usage: str, key: PrivateKey, certificate: x509.Certificate) -> None:
         """Install a new key pair and certificate for ``usage`` (``ds`` or ``ka``)."""
@@ -229,6 +234,7 @@ class Device:
         else:
             self.credentials = Credentials(self.credentials.ds_key, key, self.credentials.ds_certificate, certificate)
         self._keystore = None
+        self.changed_in_memory = True
 
     def transition(self, tx: Transaction, event: Event) -> None:
         """Move through the lifecycle table (``lifecycle.py``); a reset for redeployment
@@ -244,6 +250,7 @@ class Device:
         tx.set_lifecycle(self.eui, state.value)
         tx.log_event(self.eui, self.now, "lifecycle", f"{self.lifecycle} -> {state.value} ({event.value})")
         self.lifecycle = state.value
+        self.changed_in_memory = True
 
 
 def _der(certificate: x509.Certificate | None) -> bytes | None:

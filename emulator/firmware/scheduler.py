@@ -75,6 +75,7 @@ def _run_one(device: Device, command_id: int, data: bytes) -> bytes | None:
     frame = gbcs.decode(data)
     case = use_case(frame.other_information.message_code)
     cell = device.cell_of(frame.originator)
+    device.changed_in_memory = False
     try:
         if cell is None:
             raise CommandRejected(f"{frame.originator} is no longer trusted: its future-dated {case.label} is dropped")
@@ -85,7 +86,8 @@ def _run_one(device: Device, command_id: int, data: bytes) -> bytes | None:
             tx.record_sent(device.eui, device.now, "alert", alert)
         return alert
     except Exception as error:  # noqa: BLE001 - a failing command must not block those after it
-        device.reload()
+        if device.changed_in_memory:
+            device.reload()
         with device.store.transaction() as tx:
             tx.unschedule(command_id)
             if cell is None:

@@ -182,3 +182,11 @@ def test_blocks_are_reassembled_across_inputs(tmp_path) -> None:
     assert (whole["signature"], whole["mac"], whole["roundtrip"]) == ("valid", "valid", True)
     assert rows[0]["block"] == {"number": 1, "last": False, "streaming": False, "window": 0,
                                 "acknowledged": 0}  # fmt: skip
+
+
+def test_bench_firmware_prints_figures() -> None:
+    result = smets_emu("bench", "firmware", "--commands", "50", "--json")
+    assert result.returncode == 0, result.stderr.decode()
+    figures = json.loads(result.stdout)
+    assert figures["commands"] == 50
+    assert figures["accepted_commands_per_second"] > 0 and figures["refused_commands_per_second"] > 0
