@@ -43,6 +43,7 @@ from cryptography.hazmat.primitives import serialization
 
 import gbcs
 from gbcs.catalogue import use_case
+from gbcs.der import DerNode, decode_der, schema_for
 from gbcs.dlms import AccessRequest, AccessResponse, Data, DataType, RequestKind, decode_apdu
 from gbcs.errors import DecodeError, GbcsError
 from gbcs.frame import Frame
@@ -242,6 +243,15 @@ def compare_responses(ours: bytes | None, recorded: bytes) -> tuple[str, str]:
         return "mismatch", "date-time present on one side only"
     if mine.content == theirs.content:
         return "structure", "same payload; protection differs"
+    code = theirs.other_information.message_code
+    if schema_for(code, theirs.cra) is not None:  # ASN.1 DER: compare the trees' shapes
+        try:
+            ours_tree, recorded_tree = decode_der(mine.content, code, mine.cra), decode_der(theirs.content, code, theirs.cra)
+        except DecodeError as error:
+            return "mismatch", f"our DER payload does not decode: {error}"
+        if der_shape(ours_tree) != der_shape(recorded_tree):
+            return "mismatch", f"DER structure differs: ours {ours_tree.to_json()}, recorded {recorded_tree.to_json()}"
+        return "structure", "values differ (device state)"
     try:
         ours_apdu, recorded_apdu = decode_apdu(mine.content), decode_apdu(theirs.content)
     except DecodeError:
@@ -259,6 +269,19 @@ def compare_responses(ours: bytes | None, recorded: bytes) -> tuple[str, str]:
             return "mismatch", f"data structure differs: ours {ours_shapes}, recorded {recorded_shapes}"
         return "structure", "values differ (device state)"
     return "mismatch", "payloads differ"
+
+
+def der_shape(node: DerNode) -> Any:
+    """The shape of a DER tree: field names and kinds, not values (a SEQUENCE OF by the set of
+    its items' shapes), except outcome codes (fields named ``...Code``), which are the
+    answer itself and must be equal."""
+    if node.kind in ("integer", "enumerated") and node.name and node.name.endswith("Code"):
+        return (node.name, node.kind, node.value)
+    if node.kind == "sequence":
+        return (node.name, "sequence", tuple(der_shape(child) for child in node.value))
+    if node.kind == "sequence-of":
+        return (node.name, "sequence-of", frozenset(der_shape(child) for child in node.value))
+    return (node.name, node.kind)
 
 
 def data_shape(value: Data) -> Any:

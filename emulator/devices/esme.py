@@ -12,11 +12,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from gbcs import zcl_se
-from gbcs.dlms import Data, Obis
-from gbcs.types import EUI64
+from gbcs.dlms import Data, DataType, Obis
+from gbcs.errors import DecodeError
+from gbcs.types import EUI64, DlmsDateTime
 
 from ..errors import LinkDown
-from ..firmware.cosem import CosemObject
+from ..firmware.cosem import OTHER_REASON, TYPE_UNMATCHED, AccessFailure, CosemObject, expect
 from ..firmware.device import Device
 from ..firmware.executors import device_executor
 from ..han.clusters import Messaging, Price
@@ -37,7 +38,60 @@ class DeviceIdObject(CosemObject):
         return Data.octet_string(bytes(device.eui))
 
 
+_NOT_SPECIFIED = b"\xff" * 9  # a date-time whose date and time are all wildcards
+
+
+@dataclass
+class ClockObject(CosemObject):
+    """0.0.1.0.0.255, interface class 8 (ECS70): the meter's clock. A preset time with every
+    field unspecified means "the hub's time" (the premises clock, which the meter keeps in
+    step with over the HAN); ``adjust_to_preset_time`` sets the clock only if the hub's time
+    lies inside the preset's validity interval (our reading; RTDS shows success only)."""
+
+    def get(self, device: Device, tx: Transaction, attribute: int, selection: Data | None) -> Data:
+        if attribute == 2:
+            return Data.octet_string(DlmsDateTime.from_datetime(device.now).encode())
+        if attribute == 4:
+            return Data.integer(DataType.UINT8, 0)  # status: nothing invalid, doubtful or adjusted
+        if attribute == 9:
+            return Data.integer(DataType.ENUM, tx.register(device.eui, "clock.base", 5))
+        return super().get(device, tx, attribute, selection)
+
+    def set(self, device: Device, tx: Transaction, attribute: int, value: Data) -> None:
+        if attribute != 9:
+            return super().set(device, tx, attribute, value)
+        tx.set_register(device.eui, "clock.base", expect(value, DataType.ENUM).value)
+
+    def action(self, device: Device, tx: Transaction, method: int, parameter: Data) -> Data:
+        if method == 5:  # preset_adjusting_time(preset time, validity start, validity end)
+            members = expect(parameter, DataType.STRUCTURE).value
+            if len(members) != 3 or any(member.type is not DataType.OCTET_STRING or len(member.value) != 12 for member in members):
+                raise AccessFailure(TYPE_UNMATCHED, "preset_adjusting_time takes three 12-byte date-times")
+            tx.set_register(device.eui, "clock.preset", [member.value.hex() for member in members])
+            return Data.null()
+        if method == 4:  # adjust_to_preset_time
+            preset = tx.register(device.eui, "clock.preset")
+            if preset is None:
+                raise AccessFailure(OTHER_REASON, "no preset time")
+            target, start, end = (bytes.fromhex(item) for item in preset)
+            hub_now = device.clock.now()
+            start_at, end_at = (_moment(value) for value in (start, end))
+            if start_at is not None and end_at is not None and start_at <= hub_now <= end_at:
+                device.set_time(tx, hub_now if target[:9] == _NOT_SPECIFIED else (_moment(target) or hub_now))
+            tx.set_register(device.eui, "clock.preset", None)
+            return Data.null()
+        return super().action(device, tx, method, parameter)
+
+
+def _moment(value: bytes):
+    try:
+        return DlmsDateTime.decode(value).to_datetime()
+    except DecodeError:
+        return None
+
+
 ESME_OBJECTS: list[CosemObject] = [
+    ClockObject(8, Obis("0.0.1.0.0.255")),
     DeviceIdObject(1, Obis("0.0.96.1.1.255")),
     IdentityObject(1, Obis("0.0.96.1.2.255"), field="variant"),
     IdentityObject(1, Obis("0.0.96.1.4.255"), field="model"),

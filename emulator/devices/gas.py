@@ -12,19 +12,24 @@ brings its load model and the GBZ use cases that read it.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 
 from zigpy.zcl import foundation
 from zigpy.zcl.clusters import smartenergy
 
-from ..errors import LinkDown
+from gbcs.der import decode_der, encode_der_value
+from gbcs.errors import DecodeError
+from gbcs.types import Cra
+
+from ..errors import BadContent, LinkDown
+from ..firmware.command import Command
 from ..firmware.device import Device
 from ..han.node import HanNode
 from ..han.transport import HanFrame
-from ..store import Store
+from ..store import Store, Transaction
 
-__all__ = ["GasProxyMirror", "gsme_consumes", "gsme_reports", "mirror_of"]
+__all__ = ["GSME_USE_CASES", "GasProxyMirror", "gsme_consumes", "gsme_reports", "mirror_of", "set_clock"]
 
 CURRENT_SUMMATION_DELIVERED = 0x0000  # ZSE Metering attribute, uint48
 
@@ -73,3 +78,25 @@ def mirror_of(store: Store, gpf: bytes) -> dict[str, Any]:
     if "updated" in mirror:
         mirror["updated"] = datetime.fromisoformat(mirror["updated"])
     return mirror
+
+
+def set_clock(device: Device, tx: Transaction, command: Command) -> bytes:
+    """GCS28, set clock (GSME): the GSME takes the hub's time if it lies inside the command's
+    validity interval, and answers with its time and whether it is reliable (our reading of
+    RTDS: the success case answers the interval's start, reliable; the error case another
+    time, unreliable)."""
+    try:
+        request = decode_der(command.frame.content, 0x007F, Cra.COMMAND)
+        start, end = (datetime.strptime(request.child(name).value, "%Y%m%d%H%M%SZ").replace(tzinfo=timezone.utc)
+                      for name in ("validityIntervalStart", "validityIntervalEnd"))  # fmt: skip
+    except (DecodeError, ValueError) as error:
+        raise BadContent(f"payload: {error}") from None
+    hub_now = device.clock.now()
+    reliable = start <= hub_now <= end
+    if reliable:
+        device.set_time(tx, hub_now)
+    return encode_der_value(0x007F, Cra.RESPONSE, {"deviceTime": device.now.replace(microsecond=0),
+                                                   "deviceTimeStatus": "reliable" if reliable else "unreliable"})  # fmt: skip
+
+
+GSME_USE_CASES = {"GCS28": set_clock}

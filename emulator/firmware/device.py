@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
@@ -133,6 +133,7 @@ class Device:
     # Set when a transaction changed what this object holds in memory (cells, credentials,
     # lifecycle): a rollback must then reload it (``reload``).
     changed_in_memory: bool = field(default=False, repr=False)
+    clock_offset: timedelta = field(default=timedelta(0), repr=False)
 
     @property
     def eui(self) -> EUI64:
@@ -140,7 +141,16 @@ class Device:
 
     @property
     def now(self) -> datetime:
-        return self.clock.now()
+        """The device's own time: the premises clock (the hub's time) plus the device's
+        offset, which a clock-set command (ECS70, GCS28) changes."""
+        return self.clock.now() + self.clock_offset
+
+    def set_time(self, tx: Transaction, moment: datetime) -> None:
+        """Set the device's clock to ``moment`` (durable with ``tx``)."""
+        self.clock_offset = moment - self.clock.now()
+        tx.set_register(self.eui, "clock.offset_seconds", self.clock_offset.total_seconds())
+        tx.log_event(self.eui, self.now, "clock-set", moment.isoformat())
+        self.changed_in_memory = True
 
     @classmethod
     def create(cls, store: Store, clock: Clock, identity: Identity, credentials: Credentials,
@@ -173,13 +183,16 @@ class Device:
         credentials = _load_credentials(read, eui)
         cells = {Role(role): TrustAnchorCell(Role(role), party, _certificate(ds), _certificate(ka))
                  for role, party, ds, ka in read.trust_anchors(eui)}  # fmt: skip
-        return cls(identity, store, clock, credentials, cells, lifecycle, peer_private_keys)
+        device = cls(identity, store, clock, credentials, cells, lifecycle, peer_private_keys)
+        device.clock_offset = timedelta(seconds=read.register(eui, "clock.offset_seconds", 0))
+        return device
 
     def reload(self) -> None:
         """Read cells, credentials and lifecycle again from the store: after a transaction
         rolled back, what this object holds in memory may be ahead of what was committed."""
         fresh = Device.load(self.store, self.clock, self.eui)
         self.cells, self.credentials, self.lifecycle = fresh.cells, fresh.credentials, fresh.lifecycle
+        self.clock_offset = fresh.clock_offset
         self._keystore = None
         self.changed_in_memory = False
 

@@ -23,14 +23,17 @@ __all__ = ["SHARED_USE_CASES", "device_executor"]
 SHARED_USE_CASES = {**CREDENTIAL_USE_CASES, **JOIN_USE_CASES}
 
 
-def device_executor(device_name: str, objects: list[CosemObject] | None = None) -> Executor:
+def device_executor(device_name: str, objects: list[CosemObject] | None = None,
+                    own: dict[str, Executor] | None = None) -> Executor:  # fmt: skip
     """The executor of a device type: its COSEM ``objects`` for DLMS use cases (None for a
-    ZigBee device), and the shared DER use cases."""
+    ZigBee device), its ``own`` use cases by name, and the shared DER use cases."""
 
     def execute(device: Device, tx: Transaction, command: Command) -> bytes:
         case = command.use_case
         if case.payload is PayloadKind.DLMS and objects is not None:
             return execute_access_request(device, tx, command.frame.content, objects)
+        if own is not None and case.name in own:
+            return own[case.name](device, tx, command)
         if case.name in SHARED_USE_CASES:
             return SHARED_USE_CASES[case.name](device, tx, command)
         served = case.payload.value if case.payload else "no payload"

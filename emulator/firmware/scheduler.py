@@ -40,14 +40,14 @@ FUTURE_EXECUTORS: dict[str, FutureExecutor] = {}
 def defer(device: Device, tx: Transaction, command: Command, due: datetime) -> None:
     """Keep ``command`` until ``due`` (in the command's transaction) and arm a timer for it."""
     tx.schedule(device.eui, due, gbcs.encode(command.frame))
-    device.clock.call_at(due, lambda: run_due(device))
+    device.clock.call_at(due - device.clock_offset, lambda: run_due(device))  # due is in the device's time
 
 
 def arm(device: Device) -> int:
     """Arm timers for every command the store keeps for ``device`` (after a restart)."""
     rows = device.store.read().scheduled(device.eui)
     for _, due, _ in rows:
-        device.clock.call_at(datetime.fromisoformat(due), lambda: run_due(device))
+        device.clock.call_at(datetime.fromisoformat(due) - device.clock_offset, lambda: run_due(device))
     return len(rows)
 
 
