@@ -2,17 +2,22 @@
 sharing one store and one clock.
 
 ``Premises.create`` provisions every device (credentials from a PKI store, its trust anchor
-cells, state in the store) in the pre-installed state; ``commission`` takes them through
-what an installer does: the CHF forms the HAN as its trust centre, puts each device on its
-device log with its install code, each device joins with the link key that install code
-gives, and the meters open their GBCS tunnels. ``send`` hands the premises a command from
-the WAN; the CHF answers for itself or relays it through the tunnel to the meter it
-addresses, and everything the premises sends back waits in the store's outbox (``wan_outbox``)
-until the WAN takes it (``mark_sent``).
+cells, state in the store) in the pre-installed state. Commissioning goes as in the field:
+``install_hub`` (the CHF forms the HAN as its trust centre), the ACB's CCS01 commands put
+devices on the CHF device log with their install codes (``send``), and each device ``join``s
+with the link key its install code gives; meters then open their GBCS tunnels.
+``commission`` does all of it at once, putting devices on the log directly.
 
-Lifecycle (GBCS): pre-installed → installed-not-commissioned (joined locally, no WAN) →
-commissioned. The GSME is sleepy: frames for it wait until it wakes (every
-``gsme_wake_interval``) and polls.
+``send`` hands the premises a command from the WAN: the CHF and GPF answer for themselves,
+and the CHF relays a meter's command through the meter's tunnel. Everything the hub sends
+back (its own responses and alerts, and what its meters sent up their tunnels) waits in the
+store's outbox (``wan_outbox``) until the WAN takes it (``mark_sent``); a meter's frames wait
+in its own outbox until its tunnel carries them.
+
+Lifecycle (``firmware/lifecycle.py``): pre-installed → installed-not-commissioned (joined
+locally, no WAN) → commissioned; a returned hub is reset for redeployment. The GSME is
+sleepy: frames for it wait until it wakes (every ``gsme_wake_interval``), when it also
+reports to the GPF's mirror.
 """
 
 from __future__ import annotations
@@ -65,7 +70,8 @@ class PremisesConfig:
 
     @classmethod
     def standard(cls, number: int = 1) -> PremisesConfig:
-        """CHF, GPF, ESME, GSME and IHD with EUI-64s derived from ``number`` (0x0000EMU...)."""
+        """CHF, GPF, ESME, GSME and IHD with EUI-64s ``5E4D5500`` ‖ ``number`` (3 bytes) ‖
+        0 to 4, so that premises ``number`` always has the same devices."""
         base = bytes.fromhex("5E4D5500") + number.to_bytes(3, "big")
         kinds = (DeviceType.CHF, DeviceType.GPF, DeviceType.ESME, DeviceType.GSME, DeviceType.IHD)
         return cls({EUI64(base + bytes((index,))): kind for index, kind in enumerate(kinds)})
