@@ -1,7 +1,7 @@
 """The Smart Energy clusters the GB HAN needs, as zigpy cluster definitions.
 
 zigpy 2.4 declares Tunneling, Price, Messaging and Prepayment as stubs (a cluster id, no
-commands). These subclasses add what a Communications Hub, meters and displays exchange,
+commands). These subclasses add what a Communications Hub, meters, displays and a PPMID exchange,
 in zigpy's own declarative form (``AttributeDefs``, ``ServerCommandDefs``,
 ``ClientCommandDefs`` of ``ZCLAttributeDef``/``ZCLCommandDef`` over ``zigpy.types``), so they
 could be offered upstream as they are. Command payloads reuse the structures of
@@ -29,6 +29,7 @@ __all__ = [
     "PROFILE_SMART_ENERGY",
     "GB_HRGP",
     "Messaging",
+    "Prepayment",
     "Price",
     "Tunneling",
     "ZclError",
@@ -111,8 +112,36 @@ class Messaging(smartenergy.Messaging):
         cancel_message: Final = ZCLCommandDef(id=0x01, schema={"message_id": t.uint32_t, "message_control": t.bitmap8})  # fmt: skip
 
 
+class Prepayment(smartenergy.Prepayment):
+    """0x0705: what a display and a PPMID read and ask of a prepayment meter."""
+
+    class AttributeDefs(BaseAttributeDefs):
+        payment_control_configuration: Final = ZCLAttributeDef(id=0x0000, type=t.bitmap16, access="r", mandatory=True)
+        credit_remaining: Final = ZCLAttributeDef(id=0x0001, type=t.int32s, access="r")
+        emergency_credit_remaining: Final = ZCLAttributeDef(id=0x0002, type=t.int32s, access="r")
+        credit_status: Final = ZCLAttributeDef(id=0x0003, type=t.bitmap8, access="r")
+        accumulated_debt: Final = ZCLAttributeDef(id=0x0005, type=t.int32s, access="r")
+
+    class ServerCommandDefs(BaseCommandDefs):
+        select_available_emergency_credit: Final = ZCLCommandDef(id=0x00, schema=_fields(zcl_se.SelectAvailableEmergencyCredit))
+        change_debt: Final = ZCLCommandDef(id=0x02, schema=_fields(zcl_se.ChangeDebt))
+        consumer_top_up: Final = ZCLCommandDef(id=0x04, schema=_fields(zcl_se.ConsumerTopUp))
+        credit_adjustment: Final = ZCLCommandDef(id=0x05, schema=_fields(zcl_se.CreditAdjustment))
+        change_payment_mode: Final = ZCLCommandDef(id=0x06, schema=_fields(zcl_se.ChangePaymentMode))
+        get_prepay_snapshot: Final = ZCLCommandDef(id=0x07, schema=_fields(zcl_se.GetPrepaySnapshot))
+        get_top_up_log: Final = ZCLCommandDef(id=0x08, schema=_fields(zcl_se.GetTopUpLog))
+        get_debt_repayment_log: Final = ZCLCommandDef(id=0x0A, schema=_fields(zcl_se.GetDebtRepaymentLog))
+
+    class ClientCommandDefs(BaseCommandDefs):
+        publish_prepay_snapshot: Final = ZCLCommandDef(id=0x01, schema=_fields(zcl_se.PublishPrepaySnapshot))
+        change_payment_mode_response: Final = ZCLCommandDef(id=0x02, schema=_fields(zcl_se.ChangePaymentModeResponse))
+        consumer_top_up_response: Final = ZCLCommandDef(id=0x03, schema=_fields(zcl_se.ConsumerTopUpResponse))
+        publish_top_up_log: Final = ZCLCommandDef(id=0x05, schema=_fields(zcl_se.PublishTopUpLog))
+        publish_debt_log: Final = ZCLCommandDef(id=0x06, schema=_fields(zcl_se.PublishDebtLog))
+
+
 CLUSTERS: dict[int, type] = {
-    cluster.cluster_id: cluster for cluster in (Tunneling, Price, Messaging, smartenergy.Metering)
+    cluster.cluster_id: cluster for cluster in (Tunneling, Price, Messaging, Prepayment, smartenergy.Metering)
 }
 
 
