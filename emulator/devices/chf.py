@@ -167,15 +167,19 @@ def _extended_pan_id(tx: Transaction, device: Device) -> bytes:
 
 
 def _active_device(device: Device, entry: DeviceLogEntry) -> Data:
-    """One device log entry with its HAN communication statistics (CCS06's shape in RTDS:
+    """One device log entry with its HAN communication statistics, in CCS06's shape in RTDS:
     EUI-64, status flags, three signal levels, three counters, last communication, five
-    counters). The simulated HAN does not measure these yet: fixed values until it does."""
+    counters. The last communication is what the HAN saw (``Device.han_last_heard``;
+    unspecified if never heard); the simulated HAN has no radio signal or retry statistics, so
+    the other fields hold constant values (RTDS does not say what they mean field by field)."""
+    heard = None if device.han_last_heard is None else device.han_last_heard(entry.eui)
+    last = DlmsDateTime.from_datetime(heard).encode() if heard is not None else b"\xff" * 9 + b"\x80\x00\xff"
     return Data.structure(
         Data.octet_string(bytes(entry.eui)),
         Data(DataType.BIT_STRING, BitString(8, b"\x80")),
         Data.integer(_I8, -40), Data.integer(_I8, -50), Data.integer(_I8, -90),
         Data.integer(_U8, 0), Data.integer(_U8, 0), Data.integer(_U8, 0),
-        Data.octet_string(DlmsDateTime.from_datetime(device.now).encode()),
+        Data.octet_string(last),
         Data.integer(_U8, 0), Data.integer(_U8, 0), Data.integer(_U8, 100), Data.integer(_U8, 0), Data.integer(_U8, 0),
     )  # fmt: skip
 

@@ -129,6 +129,9 @@ class Device:
     # Where the device's alerts go once queued (its transport: the WAN for the hub, the
     # tunnel for a meter); None leaves them in the outbox.
     alert_sink: Callable[[bytes], None] | None = field(default=None, repr=False)
+    # The hub's view of its HAN: when a device was last heard (set by the premises; None
+    # where the device runs without a HAN, as in replay).
+    han_last_heard: Callable[[EUI64], datetime | None] | None = field(default=None, repr=False)
     _keystore: InMemoryKeyStore | None = field(default=None, repr=False)
     # Set when a transaction changed what this object holds in memory (cells, credentials,
     # lifecycle): a rollback must then reload it (``reload``).

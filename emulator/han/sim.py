@@ -26,7 +26,7 @@ import random
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from gbcs.types import EUI64
 
@@ -74,6 +74,7 @@ class HanMedium:
         self._trust_centre: EUI64 | None = None
         self._admission: Admission | None = None
         self._held: dict[EUI64, list[HanFrame]] = defaultdict(list)  # for sleepy devices
+        self._last_heard: dict[EUI64, datetime] = {}
         self.delivered = 0
         self.lost = 0
 
@@ -112,6 +113,10 @@ class HanMedium:
         """The link conditions of a device, to read or change."""
         return self._node(EUI64(eui)).conditions
 
+    def last_heard(self, eui: bytes) -> datetime | None:
+        """When a frame from ``eui`` last arrived anywhere on this HAN (None: never)."""
+        return self._last_heard.get(EUI64(eui))
+
     def is_joined(self, eui: bytes) -> bool:
         node = self._nodes.get(EUI64(eui))
         return node is not None and node.joined
@@ -148,6 +153,7 @@ class HanMedium:
             self.lost += 1  # it left, went out of range, or is not listening while in flight
             return
         self.delivered += 1
+        self._last_heard[frame.source] = self.clock.now()
         node.receiver(frame)
 
     def _poll(self, eui: EUI64) -> int:

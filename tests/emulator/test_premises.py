@@ -264,3 +264,19 @@ def test_only_the_hubs_meters_get_a_tunnel_and_speak_for_themselves(pki: PkiStor
     premises.clock.advance(timedelta(seconds=1))
     assert premises.wan_outbox() == []
     assert premises.store.read().event_log(CHF)[-1].event == "relay-refused"
+
+
+def test_the_hub_reports_when_it_last_heard_each_device(pki: PkiStore, premises: Premises) -> None:
+    """CCS06 (read the CHF device log and check HAN communications)."""
+    from emulator.headend import HeadEnd
+    from gbcs.dlms import AccessRequest, Data, Obis, RequestKind, RequestSpecification, encode_apdu
+    from gbcs.types import DlmsDateTime
+
+    read_log = encode_apdu(AccessRequest(0x20000001, b"", (RequestSpecification(RequestKind.GET, 104, Obis("0.0.30.3.0.255"), 4),),
+                                         (Data.null(),)))  # fmt: skip
+    outcome = premises.send(HeadEnd(pki.keystore()).command(0x010F, CHF, read_log, role=Role.ACCESS_CONTROL_BROKER))
+    assert outcome.accepted, outcome.rejection
+    entries = {bytes(entry.value[0].value): entry.value[8].value for entry in decode_apdu(gbcs.decode(outcome.response).content).data[0].value}
+    heard = DlmsDateTime.decode(entries[bytes(ESME)]).to_datetime()
+    assert heard is not None and NOW <= heard <= premises.clock.now()  # its tunnel request, at commissioning
+    assert DlmsDateTime.decode(entries[bytes(IHD)]).to_datetime() is None  # the display never spoke
