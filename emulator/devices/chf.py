@@ -14,6 +14,7 @@ OBIS                   class  what
 0.0.99.98.1.255        7      CHF security log (ECS35d)
 0.0.96.1.4.255         1      model type (ECS26n)
 0.0.96.1.6.255         1      manufacturer identifier (ECS26n)
+0.0.0.2.1.255          1      firmware version (ECS52)
 0.0.94.44.10.0         1      sub-GHz configuration (DBCH03, DBCH04)
 0.0.94.44.10.1         1      sub-GHz channel scan request (DBCH05)
 0.0.94.44.10.2         1      operating sub-GHz channel (DBCH01)
@@ -267,6 +268,16 @@ class IdentityObject(CosemObject):
         return Data.octet_string(getattr(device.identity, self.field).encode("latin-1", "replace"))
 
 
+@dataclass
+class FirmwareVersionObject(CosemObject):
+    """0.0.0.2.1.255: the firmware version, 4 bytes (ECS52 reads it from the ESME or the hub)."""
+
+    def get(self, device: Device, tx: Transaction, attribute: int, selection: Data | None) -> Data:
+        if attribute != 2:
+            return super().get(device, tx, attribute, selection)
+        return Data.octet_string(device.identity.firmware_version_bytes)
+
+
 def _sub_ghz_configuration() -> Data:
     # The shape of DBCH03/DBCH04's sub-GHz configuration in RTDS (four channel bit-strings and
     # eleven limits); the values are our defaults.
@@ -286,6 +297,7 @@ CHF_OBJECTS: list[CosemObject] = [
     LogObject(7, Obis("0.0.99.98.1.255"), security=True),
     IdentityObject(1, Obis("0.0.96.1.4.255"), field="model"),
     IdentityObject(1, Obis("0.0.96.1.6.255"), field="manufacturer"),
+    FirmwareVersionObject(1, Obis("0.0.0.2.1.255")),
     ValueObject(1, Obis("0.0.94.44.10.0"), register="chf.sub_ghz_configuration",
                 default=_sub_ghz_configuration(), settable=True),
     ValueObject(1, Obis("0.0.94.44.10.1"), register="chf.sub_ghz_scan_request",

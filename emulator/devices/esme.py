@@ -23,7 +23,7 @@ from ..firmware.executors import device_executor
 from ..han.clusters import Messaging, Price
 from ..han.node import HanNode
 from ..store import Transaction
-from .chf import IdentityObject
+from .chf import FirmwareVersionObject, IdentityObject
 
 __all__ = ["ESME_OBJECTS", "execute", "publish_message", "publish_price"]
 
@@ -96,6 +96,7 @@ ESME_OBJECTS: list[CosemObject] = [
     IdentityObject(1, Obis("0.0.96.1.2.255"), field="variant"),
     IdentityObject(1, Obis("0.0.96.1.4.255"), field="model"),
     IdentityObject(1, Obis("0.0.96.1.6.255"), field="manufacturer"),
+    FirmwareVersionObject(1, Obis("0.0.0.2.1.255")),
 ]
 
 

@@ -57,6 +57,16 @@ class Identity:
     firmware_version: str = "1.0.0"
     variant: str = ""
 
+    @property
+    def firmware_version_bytes(self) -> bytes:
+        """The 4-byte firmware version GBCS reports (ECS52, CS08): 8 hex digits as written,
+        or up to four dotted numbers, one byte each ("1.2.3" → 01 02 03 00)."""
+        text = self.firmware_version.strip()
+        if len(text) == 8 and all(c in "0123456789abcdefABCDEF" for c in text):
+            return bytes.fromhex(text)
+        parts = [int(part) & 0xFF for part in text.split(".")[:4] if part.isdigit()]
+        return bytes(parts + [0] * (4 - len(parts)))
+
     def to_json(self) -> dict[str, str]:
         return {"manufacturer": self.manufacturer, "model": self.model,
                 "firmware_version": self.firmware_version, "variant": self.variant}  # fmt: skip

@@ -16,11 +16,11 @@ from .command import Command, Executor
 from .cosem import CosemObject, execute_access_request
 from .credentials import CREDENTIAL_USE_CASES
 from .device import Device
-from .joins import JOIN_USE_CASES
+from .joins import JOIN_USE_CASES, read_firmware_version
 
 __all__ = ["SHARED_USE_CASES", "device_executor"]
 
-SHARED_USE_CASES = {**CREDENTIAL_USE_CASES, **JOIN_USE_CASES}
+SHARED_USE_CASES = {**CREDENTIAL_USE_CASES, **JOIN_USE_CASES, "CS08": read_firmware_version}
 
 
 def device_executor(device_name: str, objects: list[CosemObject] | None = None,

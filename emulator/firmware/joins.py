@@ -129,3 +129,8 @@ def read_join_details(device: Device, tx: Transaction, command: Command) -> byte
 
 JOIN_USE_CASES = {"CS03A1": join, "CS03A2": join, "CS03B": join, "CS03C": join,
                   "CS04AC": unjoin, "CS04B": unjoin, "CS07": read_join_details}  # fmt: skip
+
+
+def read_firmware_version(device: Device, tx: Transaction, command: Command) -> bytes:
+    """CS08 (PPMID, HCALCS): the device's 4-byte firmware version."""
+    return _answer(command, {"firmwareVersion": device.identity.firmware_version_bytes, "responseCode": "readSuccess"})
