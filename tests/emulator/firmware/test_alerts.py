@@ -11,19 +11,17 @@ from pathlib import Path
 import pytest
 
 import gbcs
-from emulator.clock import VirtualClock
 from emulator.firmware.command import process_command
-from emulator.firmware.device import Credentials, Device, Identity
+from emulator.firmware.device import Device
 from emulator.headend import HeadEnd
 from emulator.pki_store import PkiStore
-from emulator.store import Store
 from gbcs.dlms import decode_apdu
 from gbcs.gbz import decode_gbz
 from gbcs.payload import decode_payload, encode_payload
 from gbcs.security import Check
 from gbcs.types import EUI64, DeviceType, Role
 from tests.conftest import RTDS
-from tests.emulator.helpers import NOW, make_pki
+from tests.emulator.helpers import NOW, make_device, make_pki
 
 ESME, GSME, CHF = EUI64("00DB1234567890A0"), EUI64("00DB1234567890A1"), EUI64("00DB1234567890A2")
 TYPES = {ESME: DeviceType.ESME, GSME: DeviceType.GSME, CHF: DeviceType.CHF}
@@ -37,8 +35,7 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> PkiStore:
 
 
 def device(store: PkiStore, eui: EUI64, tmp_path: Path) -> Device:
-    return Device.create(Store(tmp_path / f"{eui}.sqlite"), VirtualClock(NOW), Identity(eui, TYPES[eui]),
-                         Credentials.from_keystore(store.keystore(), eui), store.trust_anchor_cells())  # fmt: skip
+    return make_device(store, eui, TYPES[eui], tmp_path)
 
 
 def read_command(head_end: HeadEnd, eui: EUI64, counter: int) -> bytes:

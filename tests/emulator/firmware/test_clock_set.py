@@ -10,12 +10,10 @@ from pathlib import Path
 import pytest
 
 import gbcs
-from emulator.clock import VirtualClock
 from emulator.firmware.command import process_command
-from emulator.firmware.device import Credentials, Device, Identity
+from emulator.firmware.device import Device
 from emulator.headend import HeadEnd
 from emulator.pki_store import PkiStore
-from emulator.store import Store
 from gbcs.der import decode_der, encode_der_value
 from gbcs.dlms import (
     AccessRequest,
@@ -28,7 +26,7 @@ from gbcs.dlms import (
     encode_apdu,
 )
 from gbcs.types import EUI64, Cra, DeviceType, DlmsDateTime, Role
-from tests.emulator.helpers import NOW, make_pki
+from tests.emulator.helpers import NOW, make_device, make_pki
 
 ESME, GSME = EUI64("00DB1234567890A0"), EUI64("00DB1234567890A1")
 CLOCK = Obis("0.0.1.0.0.255")
@@ -41,8 +39,7 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> PkiStore:
 
 
 def device(store: PkiStore, eui: EUI64, kind: DeviceType, tmp_path: Path) -> Device:
-    return Device.create(Store(tmp_path / f"{eui}.sqlite"), VirtualClock(NOW), Identity(eui, kind),
-                         Credentials.from_keystore(store.keystore(), eui), store.trust_anchor_cells())  # fmt: skip
+    return make_device(store, eui, kind, tmp_path)
 
 
 def ecs70(window_start, window_end) -> bytes:

@@ -9,17 +9,15 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 
 import gbcs
-from emulator.clock import VirtualClock
 from emulator.firmware.command import process_command
-from emulator.firmware.device import Credentials, Device, Identity
+from emulator.firmware.device import Device
 from emulator.firmware.joins import DEVICE_LOG_SIZE, han_device_log
 from emulator.headend import HeadEnd
 from emulator.pki_store import PkiStore
-from emulator.store import Store
 from gbcs.der import decode_der, encode_der_value
 from gbcs.keystore import KeyUsage
 from gbcs.types import EUI64, Cra, DeviceType, Role
-from tests.emulator.helpers import NOW, make_pki
+from tests.emulator.helpers import make_device, make_pki
 
 ESME, GSME, GPF, PPMID = (EUI64(f"00DB1234567890B{n}") for n in range(4))
 TYPES = {ESME: DeviceType.ESME, GSME: DeviceType.GSME, GPF: DeviceType.GPF, PPMID: DeviceType.PPMID}
@@ -32,8 +30,7 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> PkiStore:
 
 
 def device(store: PkiStore, eui: EUI64, tmp_path: Path) -> Device:
-    return Device.create(Store(tmp_path / f"{eui}.sqlite"), VirtualClock(NOW), Identity(eui, TYPES[eui]),
-                         Credentials.from_keystore(store.keystore(), eui), store.trust_anchor_cells())  # fmt: skip
+    return make_device(store, eui, TYPES[eui], tmp_path)
 
 
 def send(target: Device, head_end: HeadEnd, code: int, value: object) -> object:
