@@ -115,9 +115,9 @@ def process_command(device: Device, data: bytes) -> Outcome:
 
 
 def _refused(device: Device, frame: Frame | None, rejection: CommandRejected) -> Outcome:
-    if device.changed_in_memory:
-        device.reload()  # what the rolled-back transaction changed in memory goes too
     try:
+        if device.changed_in_memory:
+            device.reload()  # what the rolled-back transaction changed in memory goes too
         _log_rejection(device, frame, rejection)
     except StoreError:
         pass  # the store itself is failing: the outcome still says why the command was refused
