@@ -35,7 +35,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -72,8 +72,8 @@ RTDS_DEVICE_TYPES = {
     EUI64("00DB1234567890A4"): DeviceType.PPMID,
     EUI64("00DB1234567890A5"): DeviceType.HCALCS,
 }
-# Inside every RTDS certificate's validity (organisations from 2015-12-23 at the latest,
-# devices from 2016-04-06). RTDS commands carry no date-time, and its responses' 2015-01-01 is
+# Inside the validity of RTDS's certificates (organisations from 2015-12-23, devices from
+# 2016-04-06; the load controller's, from 2018, move a command's era later: ``_era_for``). RTDS commands carry no date-time, and its responses' 2015-01-01 is
 # a placeholder (gbcs/security.py).
 RTDS_ERA = datetime(2016, 6, 1, tzinfo=timezone.utc)
 
@@ -169,7 +169,7 @@ def _build_device(command: Frame, device_type: DeviceType, keystore: KeyStore, e
         if role is not None:
             parties[role] = party
     device = Device.create(
-        Store(":memory:"), VirtualClock(era), Identity(command.recipient, device_type),
+        Store(":memory:"), VirtualClock(_era_for(command, keystore, era)), Identity(command.recipient, device_type),
         Credentials.from_keystore(keystore, command.recipient), cells_from_keystore(keystore, parties),
         lifecycle="commissioned",
     )  # fmt: skip
@@ -192,6 +192,14 @@ def _join_rtds_ppmid(meter: Device, keystore: KeyStore, types: dict[EUI64, Devic
                 tx.set_register(meter.eui, "han.device_log", [{
                     "eui": str(eui), "device_type": int(device_type), "method": 3,
                     "ka_certificate": certificate.public_bytes(serialization.Encoding.DER).hex()}])  # fmt: skip
+
+
+def _era_for(command: Frame, keystore: KeyStore, era: datetime) -> datetime:
+    """The recording's era, or a day after the originator's certificates begin where they
+    begin later (RTDS's load controller certificates start in 2018)."""
+    starts = [certificate.not_valid_before_utc for usage in (KeyUsage.DS, KeyUsage.KA)
+              if (certificate := keystore.certificate(command.originator, usage)) is not None]  # fmt: skip
+    return max([era, *(start + timedelta(days=1) for start in starts)])
 
 
 def _commission_rtds_premises(device: Device, types: dict[EUI64, DeviceType]) -> None:

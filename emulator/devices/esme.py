@@ -1,10 +1,10 @@
 """The electricity meter (ESME): its place in the framework.
 
 The ESME speaks DLMS COSEM (primer §7.2) from the objects below, served by
-``firmware/cosem.py``; the security credentials use cases come from
-``firmware/credentials.py``. The breadth of the ESME's use cases (tariffs, prepayment,
-registers, profiles, logs, supply control) is the next step; this file holds its identity
-objects (ECS26e reads them in RTDS) so that it already answers over the HAN.
+``firmware/cosem.py``; the DER use cases every device shares come from ``firmware/``. It has
+its identity, firmware version and clock objects, and keeps every other object GBCS's ESME
+use cases address as it was set (``StoredObject``). The behaviour behind them (tariffs,
+prepayment, registers and profiles from a load model, logs, supply control) is the next step.
 """
 
 from __future__ import annotations
@@ -12,12 +12,21 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from gbcs import zcl_se
-from gbcs.dlms import Data, DataType, Obis
+from gbcs.cosem import OBJECTS
+from gbcs.dlms import Data, DataType, Obis, decode_data, encode_data
 from gbcs.errors import DecodeError
+from gbcs.reader import Reader
 from gbcs.types import EUI64, DlmsDateTime
 
 from ..errors import LinkDown
-from ..firmware.cosem import OTHER_REASON, TYPE_UNMATCHED, AccessFailure, CosemObject, expect
+from ..firmware.cosem import (
+    OBJECT_UNAVAILABLE,
+    OTHER_REASON,
+    TYPE_UNMATCHED,
+    AccessFailure,
+    CosemObject,
+    expect,
+)
 from ..firmware.device import Device
 from ..firmware.executors import device_executor
 from ..han.clusters import Messaging, Price
@@ -90,6 +99,43 @@ def _moment(value: bytes):
         return None
 
 
+@dataclass
+class StoredObject(CosemObject):
+    """A COSEM object whose attributes the ESME keeps as they were set (tariffs, thresholds,
+    calendars, contact details …) and whose method calls it records. Reading an attribute
+    returns what was set; one never set is unavailable (object-unavailable). What setting
+    means beyond storing it — switching tariffs, recovering debt, arming the supply switch — is
+    the meters' next step, so for now these objects only remember."""
+
+    def _key(self, kind: str, member: int) -> str:
+        return f"cosem.{self.class_id}.{self.instance}.{kind}{member}"
+
+    def get(self, device: Device, tx: Transaction, attribute: int, selection: Data | None) -> Data:
+        stored = tx.register(device.eui, self._key("attribute", attribute))
+        if stored is None:
+            raise AccessFailure(OBJECT_UNAVAILABLE, f"{self.instance} attribute {attribute} was never set")
+        return decode_data(Reader(bytes.fromhex(stored)))
+
+    def set(self, device: Device, tx: Transaction, attribute: int, value: Data) -> None:
+        tx.set_register(device.eui, self._key("attribute", attribute), encode_data(value).hex())
+
+    def action(self, device: Device, tx: Transaction, method: int, parameter: Data) -> Data:
+        tx.set_register(device.eui, self._key("method", method), {"at": device.now.isoformat(),
+                                                                   "parameter": encode_data(parameter).hex()})  # fmt: skip
+        return Data.null()
+
+
+_OWN = {(8, "0.0.1.0.0.255"), (1, "0.0.96.1.1.255"), (1, "0.0.96.1.2.255"), (1, "0.0.96.1.4.255"),
+        (1, "0.0.96.1.6.255"), (1, "0.0.0.2.1.255")}  # fmt: skip
+_HUB_ONLY = ("0.0.30.3.", "0.0.94.44.10.")  # the CHF's device logs and sub-GHz objects
+
+
+def _stored_objects() -> list[CosemObject]:
+    """Every other object GBCS's ESME use cases address (``gbcs.cosem.OBJECTS``), stored."""
+    return [StoredObject(class_id, Obis(obis)) for (class_id, obis) in sorted(OBJECTS)
+            if (class_id, obis) not in _OWN and not obis.startswith(_HUB_ONLY)]  # fmt: skip
+
+
 ESME_OBJECTS: list[CosemObject] = [
     ClockObject(8, Obis("0.0.1.0.0.255")),
     DeviceIdObject(1, Obis("0.0.96.1.1.255")),
@@ -97,6 +143,7 @@ ESME_OBJECTS: list[CosemObject] = [
     IdentityObject(1, Obis("0.0.96.1.4.255"), field="model"),
     IdentityObject(1, Obis("0.0.96.1.6.255"), field="manufacturer"),
     FirmwareVersionObject(1, Obis("0.0.0.2.1.255")),
+    *_stored_objects(),
 ]
 
 

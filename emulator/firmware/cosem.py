@@ -45,6 +45,7 @@ from .device import Device
 __all__ = [
     "HARDWARE_FAULT",
     "OBJECT_UNDEFINED",
+    "OBJECT_UNAVAILABLE",
     "OTHER_REASON",
     "TYPE_UNMATCHED",
     "AccessFailure",
