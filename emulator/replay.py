@@ -47,12 +47,13 @@ from gbcs.der import DerNode, decode_der, schema_for
 from gbcs.dlms import AccessRequest, AccessResponse, Data, DataType, RequestKind, decode_apdu
 from gbcs.errors import DecodeError, GbcsError
 from gbcs.frame import Frame
+from gbcs.gbz import GbzPayload, decode_gbz
 from gbcs.keystore import KeyStore, KeyUsage
 from gbcs.pki import device_type_name
-from gbcs.types import EUI64, DeviceType
+from gbcs.types import EUI64, Cra, DeviceType
 
 from .clock import VirtualClock
-from .devices import chf
+from .devices import chf, gas
 from .errors import BadMac, Unsupported
 from .firmware.command import process_command
 from .firmware.cosem import HARDWARE_FAULT, inject_fault
@@ -213,9 +214,13 @@ def _commission_rtds_premises(device: Device, types: dict[EUI64, DeviceType]) ->
 
 
 def _inject_recorded_faults(device: Device, command: Frame, recorded: bytes | None) -> list[str]:
-    """For an ERROR recording of a DLMS command: inject the hardware fault it reports."""
+    """For an ERROR recording: inject the fault it reports (a DLMS hardware fault, or a ZCL
+    Default Response's failure status)."""
     if recorded is None:
         return []
+    zcl_notes = _inject_recorded_zcl_faults(device, command, recorded)
+    if zcl_notes is not None:
+        return zcl_notes
     try:
         request, response = decode_apdu(command.content), decode_apdu(gbcs.decode(recorded).content)
     except (DecodeError, AttributeError):
@@ -230,6 +235,26 @@ def _inject_recorded_faults(device: Device, command: Frame, recorded: bytes | No
                 inject_fault(tx, device, specification.class_id, str(specification.instance), kind.name.lower(),
                              specification.member)  # fmt: skip
                 notes.append(f"fault injected as recorded: {specification.instance} {kind.name.lower()} {specification.member}")
+    return notes
+
+
+def _inject_recorded_zcl_faults(device: Device, command: Frame, recorded: bytes) -> list[str] | None:
+    """None when the recording is not a GBZ answer of Default Responses."""
+    try:
+        frame = gbcs.decode(recorded)
+        answer = decode_gbz(frame.content, Cra.RESPONSE, frame.other_information.message_code)
+    except (DecodeError, AttributeError, ValueError):
+        return None
+    if not isinstance(answer, GbzPayload) or not answer.components:
+        return None
+    notes = []
+    with device.store.transaction() as tx:
+        for component in answer.components:
+            if component.command.name == "default_response" and component.command.value.status != 0:
+                value = component.command.value
+                gas.inject_zcl_fault(tx, device, component.cluster_id, value.command_id, value.status)
+                notes.append(f"fault injected as recorded: cluster {component.cluster_id:04X} command {value.command_id:02X} "
+                             f"status {value.status}")  # fmt: skip
     return notes
 
 

@@ -20,16 +20,27 @@ from zigpy.zcl.clusters import smartenergy
 
 from gbcs.der import decode_der, encode_der_value
 from gbcs.errors import DecodeError
+from gbcs.gbz import (
+    LAST,
+    DefaultResponse,
+    GbzComponent,
+    GbzPayload,
+    ZclCommand,
+    decode_gbz,
+    encode_gbz,
+)
 from gbcs.types import Cra
+from gbcs.zcl_se import Direction as ZclDirection
 
-from ..errors import BadContent, LinkDown
+from ..errors import BadContent, LinkDown, Unsupported
 from ..firmware.command import Command
 from ..firmware.device import Device
 from ..han.node import HanNode
 from ..han.transport import HanFrame
 from ..store import Store, Transaction
 
-__all__ = ["GSME_USE_CASES", "GasProxyMirror", "gsme_consumes", "gsme_reports", "mirror_of", "set_clock"]
+__all__ = ["GSME_USE_CASES", "GasProxyMirror", "answer_gbz_commands", "gsme_consumes", "gsme_reports", "mirror_of",
+           "set_clock"]
 
 CURRENT_SUMMATION_DELIVERED = 0x0000  # ZSE Metering attribute, uint48
 
@@ -100,3 +111,45 @@ def set_clock(device: Device, tx: Transaction, command: Command) -> bytes:
 
 
 GSME_USE_CASES = {"GCS28": set_clock}
+
+
+ZCL_FAULTS = "zcl.faults"  # register: {"<cluster>.<command id>": ZCL status}
+
+
+def inject_zcl_fault(tx: Transaction, device: Device, cluster_id: int, command_id: int, status: int) -> None:
+    """Make a ZCL command answer ``status`` (a ZCL failure status) instead of success."""
+    faults = tx.register(device.eui, ZCL_FAULTS, {})
+    faults[f"{cluster_id:04X}.{command_id:02X}"] = status
+    tx.set_register(device.eui, ZCL_FAULTS, faults)
+
+
+def answer_gbz_commands(device: Device, tx: Transaction, command: Command) -> bytes:
+    """The GSME's answer to a GBZ command whose components are all commands a remote party
+    sends to the meter (publish a tariff, change payment mode, adjust credit …): each is kept
+    as sent and acknowledged with a ZCL Default Response, success, in its component's order
+    (RTDS: GCS07's display message is answered so). Reads and "get" commands need the meter's
+    values, and encrypted components its keys: those are the meters' next step. A command a
+    test lab made fail on purpose (``inject_zcl_fault``) is answered with its failure status and
+    not kept."""
+    try:
+        payload = decode_gbz(command.frame.content, Cra.COMMAND, command.frame.other_information.message_code)
+    except DecodeError as error:
+        raise BadContent(f"payload: {error}") from None
+    if not isinstance(payload, GbzPayload) or not payload.components:
+        raise BadContent("not a GBZ command payload")
+    answers = []
+    faults = tx.register(device.eui, ZCL_FAULTS, {})
+    for index, component in enumerate(payload.components):
+        zcl = component.command
+        if component.is_encrypted or zcl.is_global or zcl.direction is not ZclDirection.SERVER_TO_CLIENT:
+            raise Unsupported(f"{command.use_case.label}: {zcl.name or hex(zcl.command_id)} is not served by the GSME yet")
+        status = faults.get(f"{component.cluster_id:04X}.{zcl.command_id:02X}", 0)
+        if status == 0:
+            tx.set_register(device.eui, f"zcl.{component.cluster_id:04X}.{zcl.name or zcl.command_id}",
+                            {"at": device.now.isoformat(), "payload": command.frame.content.hex()})  # fmt: skip
+        last = index == len(payload.components) - 1
+        answers.append(GbzComponent(control=LAST if last else 0, cluster_id=component.cluster_id,
+                                    command=ZclCommand(frame_control=0x00, sequence=zcl.sequence, command_id=0x0B,
+                                                       name="default_response",
+                                                       value=DefaultResponse(command_id=zcl.command_id, status=status))))  # fmt: skip
+    return encode_gbz(GbzPayload(tuple(answers)))

@@ -24,14 +24,17 @@ SHARED_USE_CASES = {**CREDENTIAL_USE_CASES, **JOIN_USE_CASES, "CS08": read_firmw
 
 
 def device_executor(device_name: str, objects: list[CosemObject] | None = None,
-                    own: dict[str, Executor] | None = None) -> Executor:  # fmt: skip
+                    own: dict[str, Executor] | None = None, gbz: Executor | None = None) -> Executor:  # fmt: skip
     """The executor of a device type: its COSEM ``objects`` for DLMS use cases (None for a
-    ZigBee device), its ``own`` use cases by name, and the shared DER use cases."""
+    ZigBee device), its ``gbz`` executor for GBZ use cases, its ``own`` use cases by name,
+    and the shared DER use cases."""
 
     def execute(device: Device, tx: Transaction, command: Command) -> bytes:
         case = command.use_case
         if case.payload is PayloadKind.DLMS and objects is not None:
             return execute_access_request(device, tx, command.frame.content, objects)
+        if case.payload is PayloadKind.GBZ and gbz is not None:
+            return gbz(device, tx, command)
         if own is not None and case.name in own:
             return own[case.name](device, tx, command)
         if case.name in SHARED_USE_CASES:

@@ -49,3 +49,12 @@ def test_no_command_crashes_replay_and_the_esme_takes_most(results: list) -> Non
     esme = [result for result in results if result.target == "esme"]
     assert len(esme) == 246
     assert sum(result.accepted for result in esme) >= 225
+
+
+def test_the_gas_meter_acknowledges_what_it_is_sent_as_rtds_does(results: list) -> None:
+    """GCS07 (display a message on the GSME): a ZCL Default Response, success — and for the
+    ERROR case the failure status, injected as recorded — byte for byte."""
+    by_file = {Path(result.input).name: result for result in results}
+    for name in ("GCS07_3.1_SUCCESS_COMMAND_GBCS.HEX", "GCS07_3.1_ERROR_COMMAND_GBCS.HEX"):
+        assert by_file[name].verdict == "exact", by_file[name]
+    assert "status 192" in by_file["GCS07_3.1_ERROR_COMMAND_GBCS.HEX"].detail
