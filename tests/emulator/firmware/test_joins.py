@@ -17,6 +17,7 @@ from emulator.pki_store import PkiStore
 from gbcs.der import decode_der, encode_der_value
 from gbcs.keystore import KeyUsage
 from gbcs.types import EUI64, Cra, DeviceType, Role
+from tests.conftest import RTDS
 from tests.emulator.helpers import make_device, make_pki
 
 ESME, GSME, GPF, PPMID = (EUI64(f"00DB1234567890B{n}") for n in range(4))
@@ -92,6 +93,7 @@ def test_a_full_device_log_refuses_another_device(store: PkiStore, tmp_path: Pat
 # -- a device commanding another over the HAN (PPMID → GSME, primer §14.10) ------------------
 
 PCS02 = 0x0090  # activate emergency credit on the GSME from the PPMID (GBZ)
+PCS02_CONTENT = gbcs.decode(bytes.fromhex((RTDS / "messages/NA_PCS02/PCS02_NA_SUCCESS_COMMAND_GBCS.HEX").read_text())).content
 
 
 def ppmid_command(store: PkiStore, counter: int, *, mac_key_of: EUI64 = PPMID) -> bytes:
@@ -103,7 +105,7 @@ def ppmid_command(store: PkiStore, counter: int, *, mac_key_of: EUI64 = PPMID) -
     keys.add_certificate(PPMID, KeyUsage.DS, store.keystore().certificate(PPMID, KeyUsage.DS))  # a device
     keys.add_certificate(GSME, KeyUsage.KA, store.keystore().certificate(GSME, KeyUsage.KA))
     frame = gbcs.Frame(cra=Cra.COMMAND, originator_counter=counter, originator=PPMID, recipient=GSME,
-                       other_information=gbcs.OtherInformation(PCS02), content=bytes.fromhex("01090100"))  # fmt: skip
+                       other_information=gbcs.OtherInformation(PCS02), content=PCS02_CONTENT)  # fmt: skip
     return gbcs.encode(gbcs.add_mac(frame, keys))
 
 
