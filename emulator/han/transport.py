@@ -6,7 +6,7 @@ It is synchronous and callback-based on purpose. Firmware is synchronous (one co
 store transaction); zigpy hands received packets to synchronous listeners too; and a virtual
 clock delivers frames from its timers without an event loop. A radio transport that must
 await its send schedules it on its own loop and reports a failure through ``LinkDown`` on the
-next send or through the delivery-failure callback.
+next send.
 
 Addresses are ``gbcs.types.EUI64`` in GBCS byte order (most significant first); only the
 radio bridge converts to zigpy's little-endian ``zigpy.types.EUI64``.
