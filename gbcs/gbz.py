@@ -84,7 +84,11 @@ class ReadAttributesResponse(tuple):
         for record in self:
             out += record.attribute_id.to_bytes(2, "little") + bytes((record.status,))
             if record.status == foundation.Status.SUCCESS:
-                out += bytes((record.type_id,)) + data_type(record.type_id)(record.value).serialize()
+                kind = data_type(record.type_id)
+                # A decoded value is already of its type (NoData, the "no data" type 0x00,
+                # cannot be built from itself); values built by hand are converted.
+                value = record.value if isinstance(record.value, kind) else kind(record.value)
+                out += bytes((record.type_id,)) + value.serialize()
         return bytes(out)
 
 

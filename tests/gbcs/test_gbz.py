@@ -67,3 +67,14 @@ def test_unknown_commands_are_kept_whole_and_reported_incomplete() -> None:
     value = decode_gbz(payload, Cra.RESPONSE, 0x0074)
     assert value.components[0].command.raw == bytes.fromhex("DEADBEEF")
     assert encode_gbz(value) == payload
+
+
+def test_a_read_attributes_record_of_no_data_round_trips() -> None:
+    """Found by the fuzzer in CI: a record of ZCL type 0x00 (no data) decoded but did not
+    encode back (zigpy's NoData cannot be built from its own value)."""
+    from gbcs.gbz import ReadAttributesResponse
+
+    data = bytes.fromhex("0000" "00" "00")  # attribute 0, status success, type 0x00, no value
+    records, rest = ReadAttributesResponse.deserialize(data)
+    assert rest == b"" and records[0].type_id == 0
+    assert records.serialize() == data
