@@ -305,6 +305,23 @@ class Premises:
                 return
             tx.record_sent(self.chf.eui, self.clock.now(), "relayed", data)
 
+    # -- the mains supply ----------------------------------------------------------------------------
+
+    def cut_mains(self) -> None:
+        """The premises loses mains power: the electricity meters note when."""
+        with self.store.transaction() as tx:
+            for eui in self.config.of_type(DeviceType.ESME):
+                esme_firmware.mains_lost(self.devices[eui], tx)
+
+    def restore_mains(self) -> None:
+        """Power returns: each electricity meter alerts the network operator (ECS80: 8F36
+        after three minutes or more, 8F35 before), through the hub to the WAN."""
+        for eui in self.config.of_type(DeviceType.ESME):
+            with self.store.transaction() as tx:
+                alert = esme_firmware.mains_restored(self.devices[eui], tx)
+            if alert is not None:
+                self._flush_meter(eui)
+
     # -- the consumer side -------------------------------------------------------------------------
 
     def meter_message(self, text: str, *, message_id: int = 1) -> None:

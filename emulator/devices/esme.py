@@ -10,15 +10,17 @@ prepayment, registers and profiles from a load model, logs, supply control) is t
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from gbcs import zcl_se
 from gbcs.cosem import OBJECTS
 from gbcs.dlms import Data, DataType, Obis, decode_data, encode_data
 from gbcs.errors import DecodeError
 from gbcs.reader import Reader
-from gbcs.types import EUI64, DlmsDateTime
+from gbcs.types import EUI64, DlmsDateTime, Role
 
 from ..errors import LinkDown
+from ..firmware.alerts import raise_dlms_alert
 from ..firmware.cosem import (
     OBJECT_UNAVAILABLE,
     OTHER_REASON,
@@ -34,7 +36,7 @@ from ..han.node import HanNode
 from ..store import Transaction
 from .chf import FirmwareVersionObject, IdentityObject
 
-__all__ = ["ESME_OBJECTS", "execute", "publish_message", "publish_price"]
+__all__ = ["ESME_OBJECTS", "execute", "mains_lost", "mains_restored", "publish_message", "publish_price"]
 
 
 @dataclass
@@ -176,3 +178,37 @@ def publish_price(node: HanNode, displays: list[EUI64], *, price: int, trailing_
                       number_of_price_tiers_and_register_tier=0x11, start_time=0, duration_in_minutes=0xFFFF, price=price)  # fmt: skip
         except LinkDown:
             continue
+
+
+# -- supply outages (ECS80) -------------------------------------------------------------------
+
+SUPPLY_RESTORED, SUPPLY_RESTORED_AFTER_LONG_OUTAGE = 0x8F35, 0x8F36
+LONG_OUTAGE = timedelta(minutes=3)  # GBCS's three-minute rule
+_OUTAGE = "supply.outage_start"
+
+
+def mains_lost(device: Device, tx: Transaction) -> None:
+    """The meter loses its mains supply: it remembers when (durably, as its NVM would)."""
+    if tx.register(device.eui, _OUTAGE) is None:
+        tx.set_register(device.eui, _OUTAGE, device.now.isoformat())
+        tx.log_event(device.eui, device.now, "supply-lost", "mains supply lost")
+
+
+def mains_restored(device: Device, tx: Transaction) -> bytes | None:
+    """The supply returns: the meter alerts the network operator (ECS80, 0x0067) — 8F36 after
+    an outage of three minutes or more, 8F35 after a shorter one — with the outage's start and
+    end, as RTDS's ECS80 alert carries them. Returns the alert (None: there was no outage, or
+    no network operator to tell)."""
+    started = tx.register(device.eui, _OUTAGE)
+    operator = device.cells.get(Role.NETWORK_OPERATOR)
+    if started is None:
+        return None
+    tx.set_register(device.eui, _OUTAGE, None)
+    start = datetime.fromisoformat(started)
+    code = SUPPLY_RESTORED_AFTER_LONG_OUTAGE if device.now - start >= LONG_OUTAGE else SUPPLY_RESTORED
+    tx.log_event(device.eui, device.now, "supply-restored", f"after {device.now - start}", code=code)
+    if operator is None:
+        return None
+    return raise_dlms_alert(device, tx, operator.party, 0x0067, code,
+                            Data.octet_string(DlmsDateTime.from_datetime(start).encode()),
+                            Data.octet_string(DlmsDateTime.from_datetime(device.now).encode()))  # fmt: skip

@@ -21,7 +21,7 @@ from gbcs.types import EUI64, Cra, DeviceType, DlmsDateTime, Role
 from ..store import Transaction
 from .device import Device
 
-__all__ = ["GENERIC_CRITICAL_ALERT", "build_alert", "raise_generic_alert"]
+__all__ = ["GENERIC_CRITICAL_ALERT", "build_alert", "raise_dlms_alert", "raise_generic_alert"]
 
 GENERIC_CRITICAL_ALERT = 0x1000
 _EPOCH_2000 = 946684800  # 2000-01-01T00:00:00Z in Unix seconds: GBZ alert times count from it
@@ -50,6 +50,20 @@ def build_alert(device: Device, tx: Transaction, recipient: EUI64, message_code:
     return gbcs.encode(frame)
 
 
+def raise_dlms_alert(device: Device, tx: Transaction, recipient: EUI64, message_code: int, alert_code: int,
+                     *further: Data) -> bytes:  # fmt: skip
+    """Queue an alert of a DLMS device: a Data-Notification whose invoke-id is the low 24 bits
+    of the alert's counter, holding the alert code, the time, and ``further`` items (primer
+    §9.2)."""
+    counter = tx.next_own_counter(device.eui)
+    value = Data.structure(Data.integer(DataType.UINT16, alert_code),
+                           Data.octet_string(DlmsDateTime.from_datetime(device.now).encode()), *further)  # fmt: skip
+    content = encode_apdu(DataNotification(0x20000000 | (counter & 0xFFFFFF), b"", value))
+    alert = build_alert(device, tx, recipient, message_code, content, counter=counter)
+    tx.record_sent(device.eui, device.now, "alert", alert)
+    return alert
+
+
 def raise_generic_alert(device: Device, tx: Transaction, alert_code: int) -> bytes | None:
     """Queue the generic critical alert ``alert_code`` to the device's supplier; None where the
     device type sends no generic alerts (the catalogue gives them to ESME and GSME) or it has
@@ -59,13 +73,8 @@ def raise_generic_alert(device: Device, tx: Transaction, alert_code: int) -> byt
     if device.identity.device_type not in case.devices or supplier is None:
         return None
     if device.identity.device_type is DeviceType.ESME:
-        counter_low = tx.next_own_counter(device.eui, at_least=0)  # its low 24 bits become the invoke-id
-        value = Data.structure(Data.integer(DataType.UINT16, alert_code),
-                               Data.octet_string(DlmsDateTime.from_datetime(device.now).encode()))  # fmt: skip
-        content = encode_apdu(DataNotification(0x20000000 | (counter_low & 0xFFFFFF), b"", value))
-        alert = build_alert(device, tx, supplier.party, GENERIC_CRITICAL_ALERT, content, counter=counter_low)
-    else:
-        content = encode_gbz(GbzAlert(0, alert_code, int(device.now.timestamp()) - _EPOCH_2000))
-        alert = build_alert(device, tx, supplier.party, GENERIC_CRITICAL_ALERT, content)
+        return raise_dlms_alert(device, tx, supplier.party, GENERIC_CRITICAL_ALERT, alert_code)
+    content = encode_gbz(GbzAlert(0, alert_code, int(device.now.timestamp()) - _EPOCH_2000))
+    alert = build_alert(device, tx, supplier.party, GENERIC_CRITICAL_ALERT, content)
     tx.record_sent(device.eui, device.now, "alert", alert)
     return alert

@@ -280,3 +280,50 @@ def test_the_hub_reports_when_it_last_heard_each_device(pki: PkiStore, premises:
     heard = DlmsDateTime.decode(entries[bytes(ESME)]).to_datetime()
     assert heard is not None and NOW <= heard <= premises.clock.now()  # its tunnel request, at commissioning
     assert DlmsDateTime.decode(entries[bytes(IHD)]).to_datetime() is None  # the display never spoke
+
+
+@pytest.mark.parametrize(("minutes", "code"), [(4, 0x8F36), (3, 0x8F36), (2, 0x8F35)])
+def test_a_mains_outage_alerts_the_network_operator_by_the_three_minute_rule(pki: PkiStore, premises: Premises,
+                                                                              minutes: int, code: int) -> None:  # fmt: skip
+    from emulator.replay import data_shape
+    from gbcs.types import DlmsDateTime
+
+    operator = next(p.eui for p in DEFAULT_PARTIES if p.role is Role.NETWORK_OPERATOR)
+    premises.cut_mains()
+    cut_at = premises.clock.now()
+    premises.clock.advance(timedelta(minutes=minutes))
+    premises.restore_mains()
+    premises.clock.advance(timedelta(seconds=1))
+    [(_, alert)] = premises.wan_outbox()
+    frame = gbcs.decode(alert)
+    assert (frame.cra.name, frame.originator, frame.recipient, frame.other_information.message_code) == (
+        "ALERT", ESME, operator, 0x0067)
+    assert gbcs.verify(frame, pki.keystore()).signature is Check.VALID
+    notification = decode_apdu(frame.content).value
+    code_item, _, start, end = notification.value
+    assert code_item.value == code
+    assert DlmsDateTime.decode(start.value).to_datetime() == cut_at
+    assert DlmsDateTime.decode(end.value).to_datetime() == cut_at + timedelta(minutes=minutes)
+    # the same shape as RTDS's ECS80 alert (its 8F36, primer §13.3)
+    recorded = gbcs.decode(bytes.fromhex((RTDS / "messages/NA_ECS80/ECS80_NA_8F36_ALERT_GBCS.HEX").read_text()))
+    assert data_shape(notification) == data_shape(decode_apdu(recorded.content).value)
+
+
+def test_restoring_without_an_outage_alerts_nothing(premises: Premises) -> None:
+    premises.restore_mains()
+    premises.clock.advance(timedelta(seconds=1))
+    assert premises.wan_outbox() == []
+
+
+def test_an_outage_spanning_a_restart_is_still_measured(pki: PkiStore, tmp_path: Path) -> None:
+    path = tmp_path / "p.sqlite"
+    premises = Premises.create(Store(path), VirtualClock(NOW), pki, CONFIG)
+    premises.commission()
+    premises.cut_mains()
+    premises.store.close()
+    restarted = Premises.load(Store(path), VirtualClock(NOW + timedelta(minutes=10)), CONFIG)
+    restarted.clock.advance(timedelta(seconds=1))
+    restarted.restore_mains()
+    restarted.clock.advance(timedelta(seconds=1))
+    [(_, alert)] = restarted.wan_outbox()
+    assert decode_apdu(gbcs.decode(alert).content).value.value[0].value == 0x8F36
