@@ -46,7 +46,6 @@ from ..firmware.cosem import (
     CosemObject,
     compact_array,
     expect,
-    from_seconds_since_2000,
     seconds_since_2000,
 )
 from ..firmware.device import Device
@@ -220,9 +219,7 @@ def _range(selection: Data | None) -> tuple[int, int]:
     members = expect(selection, DataType.STRUCTURE).value
     if len(members) < 3:
         raise AccessFailure(OTHER_REASON, "a range selection has a restricting object, from and to")
-    start, end = expect(members[1], DataType.UINT32).value, expect(members[2], DataType.UINT32).value
-    from_seconds_since_2000(start)  # both must be times
-    return start, end
+    return expect(members[1], DataType.UINT32).value, expect(members[2], DataType.UINT32).value
 
 
 @dataclass

@@ -21,7 +21,7 @@ answers ``hardware-fault`` (RTDS's ERROR cases are such faults), durably, until 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 from gbcs.dlms import (
     AccessRequest,
@@ -145,10 +145,6 @@ def inject_fault(tx: Transaction, device: Device, class_id: int, instance: str, 
         tx.set_register(device.eui, _FAULTS, [*faults, key])
 
 
-def clear_faults(tx: Transaction, device: Device) -> None:
-    tx.set_register(device.eui, _FAULTS, [])
-
-
 # -- common value helpers -------------------------------------------------------------------
 
 
@@ -161,10 +157,6 @@ def expect(value: Data, *types: DataType) -> Data:
 
 def seconds_since_2000(moment: datetime) -> int:
     return int((moment - _EPOCH).total_seconds())
-
-
-def from_seconds_since_2000(seconds: int) -> datetime:
-    return _EPOCH + timedelta(seconds=seconds)
 
 
 def compact_array(members: tuple[DataType, ...], rows: list[Data]) -> Data:

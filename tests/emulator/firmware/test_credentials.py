@@ -10,19 +10,17 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 
 import gbcs
-from emulator.clock import VirtualClock
 from emulator.errors import BadSignature
 from emulator.firmware.command import process_command
-from emulator.firmware.device import Credentials, Device, Identity
+from emulator.firmware.device import Device
 from emulator.pki_store import PkiStore
-from emulator.store import Store
 from gbcs import pki
 from gbcs.der import decode_der, encode_der_value
 from gbcs.keystore import InMemoryKeyStore, KeyUsage
 from gbcs.pki import CertificateKind
 from gbcs.security import Check
 from gbcs.types import EUI64, Cra, DeviceType, Role
-from tests.emulator.helpers import NOW, PARTIES, make_pki
+from tests.emulator.helpers import NOW, PARTIES, make_device, make_pki
 
 CHF = EUI64("00DB1234567890A2")
 WAN, ACB = PARTIES[Role.WAN_PROVIDER], PARTIES[Role.ACCESS_CONTROL_BROKER]
@@ -35,9 +33,7 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> PkiStore:
 
 @pytest.fixture
 def chf(store: PkiStore, tmp_path: Path) -> Device:
-    return Device.create(Store(tmp_path / "premises.sqlite"), VirtualClock(NOW), Identity(CHF, DeviceType.CHF),
-                         Credentials.from_keystore(store.keystore(), CHF), store.trust_anchor_cells(),
-                         lifecycle="commissioned")  # fmt: skip
+    return make_device(store, CHF, DeviceType.CHF, tmp_path)
 
 
 def command(head_end: InMemoryKeyStore, code: int, counter: int, content: bytes, *, signer: bytes | None = None) -> bytes:

@@ -14,7 +14,7 @@ import gbcs
 from emulator.clock import VirtualClock
 from emulator.firmware import scheduler
 from emulator.firmware.command import process_command
-from emulator.firmware.device import Credentials, Device, Identity
+from emulator.firmware.device import Device
 from emulator.headend import HeadEnd
 from emulator.pki_store import PkiStore
 from emulator.store import Store
@@ -23,7 +23,7 @@ from gbcs.der import decode_der, encode_der_value
 from gbcs.pki import CertificateKind
 from gbcs.security import Check
 from gbcs.types import EUI64, Cra, DeviceType, Role
-from tests.emulator.helpers import NOW, make_pki
+from tests.emulator.helpers import NOW, make_device, make_pki
 
 ESME = EUI64("00DB1234567890A0")
 WHEN = NOW + timedelta(days=2)
@@ -36,8 +36,7 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> PkiStore:
 
 @pytest.fixture
 def esme(store: PkiStore, tmp_path: Path) -> Device:
-    return Device.create(Store(tmp_path / "p.sqlite"), VirtualClock(NOW), Identity(ESME, DeviceType.ESME),
-                         Credentials.from_keystore(store.keystore(), ESME), store.trust_anchor_cells())  # fmt: skip
+    return make_device(store, ESME, DeviceType.ESME, tmp_path)
 
 
 def replace_no_certificate(store: PkiStore, head_end: HeadEnd, when: str, *, good: bool = True) -> tuple[bytes, object]:

@@ -11,18 +11,16 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 import gbcs
-from emulator.clock import VirtualClock
 from emulator.firmware.command import process_command
-from emulator.firmware.device import Credentials, Device, Identity
+from emulator.firmware.device import Device
 from emulator.pki_store import PkiStore
-from emulator.store import Store
 from gbcs import pki
 from gbcs.der import decode_der, encode_der_value
 from gbcs.keystore import KeyUsage
 from gbcs.security import Check
 from gbcs.types import EUI64, Cra, DeviceType, Role
 from tests.conftest import RTDS
-from tests.emulator.helpers import NOW, PARTIES, make_pki
+from tests.emulator.helpers import NOW, PARTIES, make_device, make_pki
 
 ESME, OTHER = EUI64("00DB1234567890A0"), EUI64("00DB1234567890B0")
 SUPPLIER, ACB = PARTIES[Role.SUPPLIER], PARTIES[Role.ACCESS_CONTROL_BROKER]
@@ -35,8 +33,7 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> PkiStore:
 
 @pytest.fixture
 def esme(store: PkiStore, tmp_path: Path) -> Device:
-    return Device.create(Store(tmp_path / "p.sqlite"), VirtualClock(NOW), Identity(ESME, DeviceType.ESME),
-                         Credentials.from_keystore(store.keystore(), ESME), store.trust_anchor_cells())  # fmt: skip
+    return make_device(store, ESME, DeviceType.ESME, tmp_path)
 
 
 def supplier_command(store: PkiStore, code: int, counter: int, value: object) -> bytes:

@@ -13,18 +13,16 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 
 import gbcs
-from emulator.clock import VirtualClock
 from emulator.errors import BadContent, BadSignature, DeviceFault
 from emulator.firmware.command import process_command
-from emulator.firmware.device import Credentials, Device, Identity
+from emulator.firmware.device import Device
 from emulator.headend import HeadEnd
 from emulator.pki_store import PkiStore
-from emulator.store import Store
 from gbcs import pki
 from gbcs.der import encode_der_value
 from gbcs.pki import CertificateKind
 from gbcs.types import EUI64, Cra, DeviceType, Role
-from tests.emulator.helpers import NOW, make_pki
+from tests.emulator.helpers import NOW, make_device, make_pki
 
 ESME = EUI64("00DB1234567890A0")
 
@@ -36,8 +34,7 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> PkiStore:
 
 @pytest.fixture
 def esme(store: PkiStore, tmp_path: Path) -> Device:
-    return Device.create(Store(tmp_path / "esme.sqlite"), VirtualClock(NOW), Identity(ESME, DeviceType.ESME),
-                         Credentials.from_keystore(store.keystore(), ESME), store.trust_anchor_cells())  # fmt: skip
+    return make_device(store, ESME, DeviceType.ESME, tmp_path)
 
 
 def replacement(store: PkiStore, head_end: HeadEnd, *, code: int = 0x0103, mode: str = "networkOperatorByNetworkOperator",
