@@ -18,6 +18,7 @@ machine.
 from __future__ import annotations
 
 import dataclasses
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -293,3 +294,108 @@ def run_firmware_benchmark(commands: int = 2000) -> FirmwareFigures:
         codec = _best(codec_only, 1)
         chf.store.close()
     return FirmwareFigures(commands, accepted, refused, codec)
+
+
+@dataclass(frozen=True)
+class MemoryFigures:
+    premises: int
+    bytes_per_premises: int  # resident memory each commissioned premises adds, no log read yet
+    log_read_bytes: int  # resident memory added by reading 13 months of half-hourly profile once
+    log_rows: int
+    log_read_seconds: float
+
+    def to_json(self) -> dict:
+        return {"premises": self.premises, "resident_bytes_per_premises": self.bytes_per_premises,
+                "resident_kib_per_premises": round(self.bytes_per_premises / 1024, 1),
+                "log_read_resident_bytes": self.log_read_bytes, "log_rows": self.log_rows,
+                "log_read_seconds": round(self.log_read_seconds, 3)}  # fmt: skip
+
+    def to_text(self) -> str:
+        figures = self.to_json()
+        return "\n".join([
+            f"{self.premises} commissioned premises (CHF, GPF, ESME, GSME, IHD; one SQLite store each; every log available)",
+            f"  resident memory per premises   {figures['resident_kib_per_premises']:>8} KiB   (no log read yet)",
+            f"  reading 13 months of half-hours {self.log_rows:>7} rows in {figures['log_read_seconds']} s,"
+            f" +{self.log_read_bytes // 1024} KiB resident while held",
+        ])  # fmt: skip
+
+
+def resident_bytes() -> int:
+    """This process's resident set size (Linux /proc; elsewhere the peak, from getrusage)."""
+    try:
+        with open("/proc/self/statm") as statm:
+            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except OSError:
+        import resource
+
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def run_memory_benchmark(premises: int = 200) -> MemoryFigures:
+    """Resident memory per commissioned premises before any log is read, and what reading the
+    longest log (13 months of half-hourly import) adds."""
+    import gc
+    import tempfile
+    from datetime import datetime, timedelta, timezone
+
+    from gbcs.dlms import (
+        AccessRequest,
+        Data,
+        DataType,
+        Obis,
+        RequestKind,
+        RequestSpecification,
+        decode_apdu,
+        encode_apdu,
+    )
+    from gbcs.types import Role
+
+    from .clock import VirtualClock
+    from .firmware.command import process_command
+    from .firmware.cosem import seconds_since_2000
+    from .headend import HeadEnd
+    from .pki_store import PkiStore
+    from .premises import Premises, PremisesConfig
+    from .store import Store
+
+    now = datetime(2026, 12, 1, tzinfo=timezone.utc)
+    with tempfile.TemporaryDirectory() as directory:
+        pki = PkiStore.create(Path(directory) / "pki", now=now - timedelta(days=1))
+        configs = [PremisesConfig.standard(number) for number in range(premises + 1)]
+        for config in configs:  # credentials first: issuing them is not the premises' cost
+            for eui, device_type in config.devices.items():
+                pki.issue_device(eui, device_type)
+        clock = VirtualClock(now)
+
+        def commissioned(number: int) -> Premises:
+            site = Premises.create(Store(Path(directory) / f"premises-{number}.sqlite"), clock, pki, configs[number])
+            site.commission()
+            return site
+
+        held = [commissioned(0)]  # warm-up: imports, caches, the first of everything
+        gc.collect()
+        before = resident_bytes()
+        held += [commissioned(number) for number in range(1, premises + 1)]
+        gc.collect()
+        per_premises = (resident_bytes() - before) // premises
+
+        site = held[-1]
+        esme = next(device for device in site.devices.values() if device.identity.device_type.name == "ESME")
+        selection = Data.structure(
+            Data.structure(Data.integer(DataType.UINT16, 8), Data.octet_string(bytes(Obis("0.0.1.0.0.255"))),
+                           Data.integer(DataType.INT8, 2), Data.integer(DataType.UINT16, 0)),
+            Data.integer(DataType.UINT32, seconds_since_2000(now - timedelta(days=396))),
+            Data.integer(DataType.UINT32, seconds_since_2000(now)), Data.array())  # fmt: skip
+        request = encode_apdu(AccessRequest(0x20000001, b"", (RequestSpecification(
+            RequestKind.GET_WITH_SELECTION, 7, Obis("0.0.99.1.0.255"), 2, selector=1, selection=selection),), (Data.null(),)))  # fmt: skip
+        frame = HeadEnd(pki.keystore()).command(0x0059, esme.eui, request, role=Role.SUPPLIER)
+        gc.collect()
+        before = resident_bytes()
+        start = time.perf_counter()
+        outcome = process_command(esme, frame)
+        seconds = time.perf_counter() - start
+        added = resident_bytes() - before
+        rows = len(decode_apdu(gbcs.decode(outcome.response).content).data[0].value[1])
+        for site in held:
+            site.store.close()
+    return MemoryFigures(premises, per_premises, added, rows, seconds)

@@ -153,6 +153,8 @@ class Premises:
                 self.devices[eui].alert_sink = lambda alert, eui=eui: self._flush_meter(eui)
         for device in self.devices.values():
             scheduler.arm(device)  # future-dated commands kept from before a restart
+            if device.identity.device_type is DeviceType.ESME:
+                esme_firmware.arm_activations(device)  # and the meter's pending activations
         self.chf.han_last_heard = self.medium.last_heard
 
     # -- commissioning ---------------------------------------------------------------------------

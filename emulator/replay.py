@@ -39,25 +39,38 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+import zigpy.types as zigpy_types
 from cryptography.hazmat.primitives import serialization
 
 import gbcs
-from gbcs.catalogue import use_case
+from gbcs.catalogue import PayloadKind, use_case
 from gbcs.der import DerNode, decode_der, schema_for
-from gbcs.dlms import AccessRequest, AccessResponse, Data, DataType, RequestKind, decode_apdu
+from gbcs.dlms import (
+    AccessRequest,
+    AccessResponse,
+    Data,
+    DataType,
+    RequestKind,
+    decode_apdu,
+    decode_data,
+)
+from gbcs.encryption import decrypt_block, find_encrypted_blocks, payload_key
 from gbcs.errors import DecodeError, GbcsError
 from gbcs.frame import Frame
 from gbcs.gbz import GbzPayload, decode_gbz
 from gbcs.keystore import KeyStore, KeyUsage
+from gbcs.payload import payload_kind
 from gbcs.pki import device_type_name
+from gbcs.reader import Reader
 from gbcs.types import EUI64, Cra, DeviceType
 
 from .clock import VirtualClock
-from .devices import chf, gas
+from .devices import chf, esme, gas
 from .errors import BadMac, Unsupported
 from .firmware.command import process_command
 from .firmware.cosem import HARDWARE_FAULT, inject_fault
 from .firmware.device import Credentials, Device, Identity, cells_from_keystore
+from .replay_der import stage_recorded_der_state
 from .store import Store
 
 __all__ = ["RTDS_DEVICE_TYPES", "ReplayResult", "replay_command", "replay_folders"]
@@ -77,6 +90,7 @@ RTDS_DEVICE_TYPES = {
 # 2016-04-06; the load controller's, from 2018, move a command's era later: ``_era_for``). RTDS commands carry no date-time, and its responses' 2015-01-01 is
 # a placeholder (gbcs/security.py).
 RTDS_ERA = datetime(2016, 6, 1, tzinfo=timezone.utc)
+_FAR_FUTURE = datetime(2100, 1, 1, tzinfo=timezone.utc)  # after every RTDS future date
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,8 +121,13 @@ def replay_folders(folders: list[Path], keystore: KeyStore, device_types: dict[E
 
 
 def replay_command(path: Path, keystore: KeyStore, device_types: dict[EUI64, DeviceType] | None = None,
-                   era: datetime = RTDS_ERA) -> ReplayResult:  # fmt: skip
-    """Replay one command file against a freshly built target device (module docstring)."""
+                   era: datetime = RTDS_ERA, *, outcome_alerts: list[bytes] | None = None) -> ReplayResult:  # fmt: skip
+    """Replay one command file against a freshly built target device (module docstring).
+
+    With ``outcome_alerts``, the device's virtual clock then runs on through everything it
+    keeps for later (future-dated commands and activations), and the alerts it raises on the
+    way are appended there.
+    """
     types = {**RTDS_DEVICE_TYPES, **(device_types or {})}
     name = str(path)
     try:
@@ -124,8 +143,13 @@ def replay_command(path: Path, keystore: KeyStore, device_types: dict[EUI64, Dev
         return ReplayResult(name, None, case, False, "unsupported", f"no device type known for {command.recipient}")
     recorded = _recorded_response(path)
     device = _build_device(command, device_type, keystore, era, types)
-    notes = _inject_recorded_faults(device, command, recorded)
+    notes = _configure_recorded_meter(device, path, command)
+    notes += stage_recorded_der_state(device, command, recorded, path, keystore)
+    notes += _inject_recorded_faults(device, command, recorded)
     outcome = process_command(device, data)
+    if outcome_alerts is not None and outcome.accepted:
+        device.alert_sink = outcome_alerts.append
+        device.clock.set(_FAR_FUTURE)
     target = device_type_name(device_type)
     if outcome.rejection is not None:
         verdict = "unsupported" if isinstance(outcome.rejection, Unsupported) else "mismatch"
@@ -140,8 +164,20 @@ def replay_command(path: Path, keystore: KeyStore, device_types: dict[EUI64, Dev
         notes.append("MAC computed from the remote party's private key (RTDS has no device key-agreement keys)")
     if recorded is None:
         return ReplayResult(name, target, case, True, "mismatch", "; ".join(["no recorded response", *notes]))
-    verdict, detail = compare_responses(outcome.response, recorded)
+    verdict, detail = compare_responses(outcome.response, recorded, keystore)
     return ReplayResult(name, target, case, True, verdict, "; ".join([detail, *notes]) if detail or notes else "")
+
+
+def _configure_recorded_meter(device: Device, path: Path, command: Frame) -> list[str]:
+    """The electricity meter RTDS recorded: a twin-element meter for its ``_TWIN_`` cases, a
+    polyphase one for the polyphase use cases, else single element."""
+    if device.identity.device_type is not DeviceType.ESME:
+        return []
+    case = use_case(command.other_information.message_code)
+    elements = "twin" if "_TWIN_" in path.name else "polyphase" if case and "polyphase" in case.title else "single"
+    with device.store.transaction() as tx:
+        esme.configure_metering(tx, device, elements=elements)
+    return [] if elements == "single" else [f"a {elements} meter, as recorded"]
 
 
 def _label(frame: Frame) -> str:
@@ -239,7 +275,11 @@ def _inject_recorded_faults(device: Device, command: Frame, recorded: bytes | No
 
 
 def _inject_recorded_zcl_faults(device: Device, command: Frame, recorded: bytes) -> list[str] | None:
-    """None when the recording is not a GBZ answer of Default Responses."""
+    """None when the recording is not a GBZ answer. Otherwise inject the failures it records,
+    by component: a Default Response's failure status, a read record's failure status, or a
+    ZSE response in its failure form (``gas.recorded_failure``). A Default Response FAILURE
+    for command FF is not a fault: it is how a device answers the components after a failed
+    one (RTDS GCS04, GCS15b, GCS60 ERROR), and the device does that by itself."""
     try:
         frame = gbcs.decode(recorded)
         answer = decode_gbz(frame.content, Cra.RESPONSE, frame.other_information.message_code)
@@ -249,17 +289,18 @@ def _inject_recorded_zcl_faults(device: Device, command: Frame, recorded: bytes)
         return None
     notes = []
     with device.store.transaction() as tx:
-        for component in answer.components:
-            if component.command.name == "default_response" and component.command.value.status != 0:
-                value = component.command.value
-                gas.inject_zcl_fault(tx, device, component.cluster_id, value.command_id, value.status)
-                notes.append(f"fault injected as recorded: cluster {component.cluster_id:04X} command {value.command_id:02X} "
-                             f"status {value.status}")  # fmt: skip
+        for index, component in enumerate(answer.components):
+            for attribute, status in gas.recorded_failures(component):
+                gas.inject_zcl_fault(tx, device, index, status, attribute)
+                where = "" if attribute is None else f" attribute {attribute:04X}"
+                notes.append(f"fault injected as recorded: component {index} (cluster {component.cluster_id:04X})"
+                             f"{where} status {status}")  # fmt: skip
     return notes
 
 
-def compare_responses(ours: bytes | None, recorded: bytes) -> tuple[str, str]:
-    """(verdict, detail) for the device's response against the recorded one."""
+def compare_responses(ours: bytes | None, recorded: bytes, keystore: KeyStore | None = None) -> tuple[str, str]:
+    """(verdict, detail) for the device's response against the recorded one; with a
+    ``keystore`` able to decrypt them, protected attributes are compared inside too."""
     if ours is None:
         return "mismatch", "the device sent no response"
     if ours == recorded:
@@ -285,6 +326,8 @@ def compare_responses(ours: bytes | None, recorded: bytes) -> tuple[str, str]:
         if der_shape(ours_tree) != der_shape(recorded_tree):
             return "mismatch", f"DER structure differs: ours {ours_tree.to_json()}, recorded {recorded_tree.to_json()}"
         return "structure", "values differ (device state)"
+    if payload_kind(theirs) is PayloadKind.GBZ:
+        return _compare_gbz(mine, theirs)
     try:
         ours_apdu, recorded_apdu = decode_apdu(mine.content), decode_apdu(theirs.content)
     except DecodeError:
@@ -298,10 +341,88 @@ def compare_responses(ours: bytes | None, recorded: bytes) -> tuple[str, str]:
             return "mismatch", f"results: ours {ours_results}, recorded {recorded_results}"
         ours_shapes = [data_shape(item) for item in ours_apdu.data]
         recorded_shapes = [data_shape(item) for item in recorded_apdu.data]
-        if ours_shapes != recorded_shapes:
+        if len(ours_shapes) != len(recorded_shapes) or not all(map(shapes_agree, ours_shapes, recorded_shapes)):
             return "mismatch", f"data structure differs: ours {ours_shapes}, recorded {recorded_shapes}"
+        if keystore is not None:
+            return _compare_protected(mine, theirs, keystore)
         return "structure", "values differ (device state)"
     return "mismatch", "payloads differ"
+
+
+def _compare_protected(mine: Frame, theirs: Frame, keystore: KeyStore) -> tuple[str, str]:
+    """Protected reads: decrypt both answers' protected attributes (RTDS holds the remote
+    party's private key) and compare the shapes of the values inside."""
+    try:
+        ours_blocks, recorded_blocks = find_encrypted_blocks(mine), find_encrypted_blocks(theirs)
+        if len(ours_blocks) != len(recorded_blocks):
+            return "mismatch", "protected attributes on one side only"
+        if not ours_blocks:
+            return "structure", "values differ (device state)"
+        ours_key, recorded_key = payload_key(mine, keystore), payload_key(theirs, keystore)
+        for ours_block, recorded_block in zip(ours_blocks, recorded_blocks, strict=True):
+            ours_value = decode_data(Reader(decrypt_block(mine, ours_block, ours_key)))
+            recorded_value = decode_data(Reader(decrypt_block(theirs, recorded_block, recorded_key)))
+            if not shapes_agree(data_shape(ours_value), data_shape(recorded_value)):
+                return "mismatch", (f"protected attributes differ: ours {data_shape(ours_value)}, "
+                                    f"recorded {data_shape(recorded_value)}")  # fmt: skip
+    except GbcsError as error:
+        return "mismatch", f"protected attributes do not decrypt: {error}"
+    return "structure", "values differ (device state); protected attributes decrypted, same structure"
+
+
+def _compare_gbz(mine: Frame, theirs: Frame) -> tuple[str, str]:
+    code = theirs.other_information.message_code
+    try:
+        ours = decode_gbz(mine.content, mine.cra, code)
+    except DecodeError as error:
+        return "mismatch", f"our GBZ payload does not decode: {error}"
+    recorded = decode_gbz(theirs.content, theirs.cra, code)
+    if not isinstance(ours, GbzPayload) or not isinstance(recorded, GbzPayload):
+        return "mismatch", "payloads differ"
+    ours_shape, recorded_shape = gbz_shape(ours), gbz_shape(recorded)
+    if len(ours_shape) != len(recorded_shape):
+        return "mismatch", f"GBZ components: ours {len(ours_shape)}, recorded {len(recorded_shape)}"
+    for index, (mine_component, theirs_component) in enumerate(zip(ours_shape, recorded_shape, strict=True)):
+        if mine_component != theirs_component:
+            return "mismatch", f"GBZ component {index} differs: ours {mine_component}, recorded {theirs_component}"
+    return "structure", "values differ (device state)"
+
+
+def gbz_shape(payload: GbzPayload) -> tuple[Any, ...]:
+    """The shape of each GBZ component: cluster, whether it is encrypted, the ZCL frame type,
+    direction and command id, and the shape of its payload (``zcl_shape``). An encrypted
+    payload is compared by its clear header only: its plaintext needs the device's keys."""
+    shapes = []
+    for component in payload.components:
+        command = component.command
+        body = "sealed" if component.is_encrypted else zcl_shape(command.name, command.value, command.raw)
+        shapes.append((f"cluster {component.cluster_id:04X}", "encrypted" if component.is_encrypted else "clear",
+                       "global" if command.is_global else "cluster-specific", command.direction.name.lower(),
+                       f"command {command.command_id:02X}", body))  # fmt: skip
+    return tuple(shapes)
+
+
+def zcl_shape(name: str | None, value: Any, raw: bytes | None = None) -> Any:
+    """The shape of a ZCL payload. Outcomes are the answer itself and compared by value: a
+    Default Response's command id and status, a read record's attribute id and status (and
+    its data type). Other payloads by field names and types, repeated items as the set of
+    their shapes; values are device state."""
+    if name == "default_response":
+        return ("default_response", int(value.command_id), int(value.status))
+    if name == "read_attributes_response":
+        return ("read_attributes_response", tuple((f"{r.attribute_id:04X}", r.status, r.type_id) for r in value))
+    if value is None:
+        return ("unknown", raw is not None)
+    return (name, _value_shape(value))
+
+
+def _value_shape(value: Any) -> Any:
+    if isinstance(value, zigpy_types.Struct):
+        return tuple((field, _value_shape(getattr(value, field))) for field, item in value.as_dict().items()
+                     if item is not None)  # fmt: skip
+    if isinstance(value, list):
+        return ("list", frozenset(_value_shape(item) for item in value))
+    return type(value).__name__
 
 
 def der_shape(node: DerNode) -> Any:
@@ -315,6 +436,18 @@ def der_shape(node: DerNode) -> Any:
     if node.kind == "sequence-of":
         return (node.name, "sequence-of", frozenset(der_shape(child) for child in node.value))
     return (node.name, node.kind)
+
+
+def shapes_agree(ours: Any, recorded: Any) -> bool:
+    """Two ``data_shape``s agree when equal, except that an empty array agrees with any array:
+    how many entries a table holds is device state (a fresh meter has no special days), the
+    entries' type is not."""
+    if isinstance(ours, tuple) and isinstance(recorded, tuple) and ours[:1] == recorded[:1]:
+        if ours[0] == "array":
+            return not ours[1] or not recorded[1] or ours[1] == recorded[1]
+        if ours[0] == "structure":
+            return len(ours[1]) == len(recorded[1]) and all(map(shapes_agree, ours[1], recorded[1]))
+    return ours == recorded
 
 
 def data_shape(value: Data) -> Any:

@@ -72,6 +72,7 @@ __all__ = [
     "device_type_name",
     "describe_certificate",
     "generate_key",
+    "key_usage_of",
     "organisation_certificate",
     "parse_device_type",
     "parse_role",
@@ -461,16 +462,25 @@ def _policy_oids(certificate: x509.Certificate) -> set[ObjectIdentifier]:
     return {policy.policy_identifier for policy in policies}
 
 
-def _usage_of(certificate: x509.Certificate) -> str:
+def key_usage_of(certificate: x509.Certificate) -> str | None:
+    """``ds`` or ``ka``: the one usage an SMKI end-entity certificate's keyUsage gives it
+    (digitalSignature or keyAgreement, alone); None for anything else."""
     try:
         key_usage = certificate.extensions.get_extension_for_oid(ExtensionOID.KEY_USAGE).value
-    except x509.ExtensionNotFound:
-        raise CertificateError("not an SMKI certificate: no key usage") from None
+    except (x509.ExtensionNotFound, ValueError):
+        return None
     if key_usage.digital_signature and not key_usage.key_agreement:
         return "ds"
     if key_usage.key_agreement and not key_usage.digital_signature:
         return "ka"
-    raise CertificateError("not an SMKI certificate: key usage is neither signature nor key agreement alone")
+    return None
+
+
+def _usage_of(certificate: x509.Certificate) -> str:
+    usage = key_usage_of(certificate)
+    if usage is None:
+        raise CertificateError("not an SMKI certificate: key usage is neither signature nor key agreement alone")
+    return usage
 
 
 def _device_eui(certificate: x509.Certificate) -> EUI64:

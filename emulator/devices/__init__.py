@@ -9,9 +9,9 @@ from . import chf, esme, gas
 EXECUTORS: dict[DeviceType, Executor] = {
     DeviceType.CHF: chf.execute,
     DeviceType.ESME: esme.execute,
-    # ZigBee devices: the shared DER use cases until their ZCL (GBZ) use cases arrive.
+    # ZigBee devices: their ZCL (GBZ) use cases, their own and the shared DER use cases.
     DeviceType.GSME: device_executor("GSME", own=gas.GSME_USE_CASES, gbz=gas.answer_gbz_commands),
-    DeviceType.GPF: device_executor("GPF"),
+    DeviceType.GPF: device_executor("GPF", gbz=gas.answer_gpf_gbz),
     DeviceType.PPMID: device_executor("PPMID"),
     DeviceType.HCALCS: device_executor("HCALCS"),
 }

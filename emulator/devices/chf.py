@@ -31,7 +31,6 @@ DER use cases, and the alerts that follow a command (DBCH09 after DBCH04).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 
 from zigpy.util import aes_mmo_hash
 
@@ -44,9 +43,8 @@ from ..firmware.cosem import (
     TYPE_UNMATCHED,
     AccessFailure,
     CosemObject,
-    compact_array,
+    LogObject,
     expect,
-    seconds_since_2000,
 )
 from ..firmware.device import Device
 from ..firmware.executors import device_executor
@@ -182,44 +180,6 @@ def _active_device(device: Device, entry: DeviceLogEntry) -> Data:
         Data.octet_string(last),
         Data.integer(_U8, 0), Data.integer(_U8, 0), Data.integer(_U8, 100), Data.integer(_U8, 0), Data.integer(_U8, 0),
     )  # fmt: skip
-
-
-@dataclass
-class LogObject(CosemObject):
-    """A profile generic (class 7) log read by date range (selector 1, from/to as seconds since
-    2000 UTC): the event log (time, code, data) or the security log (time, code)."""
-
-    security: bool = False
-
-    def get(self, device: Device, tx: Transaction, attribute: int, selection: Data | None) -> Data:
-        if attribute != 2:
-            return super().get(device, tx, attribute, selection)
-        start, end = _range(selection)
-        rows = []
-        if self.security:
-            for entry in tx.security_log(device.eui):
-                if entry.code is not None and start <= _at(entry.at) <= end:
-                    rows.append(Data.structure(Data.integer(DataType.UINT32, _at(entry.at)), Data.integer(_U16, entry.code)))
-            return compact_array((DataType.UINT32, _U16), rows)
-        for entry in tx.event_log(device.eui):
-            if entry.code is not None and start <= _at(entry.at) <= end:
-                rows.append(Data.structure(Data.integer(DataType.UINT32, _at(entry.at)), Data.integer(_U16, entry.code),
-                                           Data.octet_string(b"")))  # fmt: skip
-        return compact_array((DataType.UINT32, _U16, DataType.OCTET_STRING), rows)
-
-
-def _at(iso: str) -> int:
-    return seconds_since_2000(datetime.fromisoformat(iso))
-
-
-def _range(selection: Data | None) -> tuple[int, int]:
-    """(from, to) of a range selection: structure(restricting object, from, to, columns)."""
-    if selection is None:
-        return 0, 2**32 - 1
-    members = expect(selection, DataType.STRUCTURE).value
-    if len(members) < 3:
-        raise AccessFailure(OTHER_REASON, "a range selection has a restricting object, from and to")
-    return expect(members[1], DataType.UINT32).value, expect(members[2], DataType.UINT32).value
 
 
 @dataclass

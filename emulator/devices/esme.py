@@ -2,9 +2,11 @@
 
 The ESME speaks DLMS COSEM (primer §7.2) from the objects below, served by
 ``firmware/cosem.py``; the DER use cases every device shares come from ``firmware/``. It has
-its identity, firmware version and clock objects, and keeps every other object GBCS's ESME
-use cases address as it was set (``StoredObject``). The behaviour behind them (tariffs,
-prepayment, registers and profiles from a load model, logs, supply control) is the next step.
+its identity, firmware version and clock objects; registers, profiles and billing logs
+computed from its load model (``esme_metering.py``); credits and debts that act
+(``esme_prepayment.py``); event, security and occurrence logs; protected reads; and every
+other object GBCS's ESME use cases address, kept as set from its factory state
+(``esme_defaults.py``).
 """
 
 from __future__ import annotations
@@ -13,20 +15,23 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from gbcs import zcl_se
+from gbcs.catalogue import PayloadKind
 from gbcs.cosem import OBJECTS
-from gbcs.dlms import Data, DataType, Obis, decode_data, encode_data
+from gbcs.dlms import Data, DataType, Obis
 from gbcs.errors import DecodeError
-from gbcs.reader import Reader
 from gbcs.types import EUI64, DlmsDateTime, Role
 
 from ..errors import LinkDown
 from ..firmware.alerts import raise_dlms_alert
+from ..firmware.command import Command
 from ..firmware.cosem import (
-    OBJECT_UNAVAILABLE,
     OTHER_REASON,
     TYPE_UNMATCHED,
     AccessFailure,
     CosemObject,
+    DataProtectionObject,
+    LogObject,
+    StoredObject,
     expect,
 )
 from ..firmware.device import Device
@@ -35,8 +40,27 @@ from ..han.clusters import Messaging, Price
 from ..han.node import HanNode
 from ..store import Transaction
 from .chf import FirmwareVersionObject, IdentityObject
+from .esme_activation import arm_activations, run_due_activations, schedule_activations
+from .esme_defaults import FACTORY_DEFAULTS
+from .esme_metering import (
+    MeteringProfile,
+    MeteringRegister,
+    RecordLog,
+    RegisterCollection,
+    SnapshotLog,
+    change_snapshot,
+    configure_metering,
+    daily_consumption,
+    daily_export_read,
+    half_hour_export,
+    half_hour_import,
+    prepayment_snapshot,
+    tariff_snapshot,
+    voltage_row,
+)
+from .esme_prepayment import ChargeObject, CreditObject
 
-__all__ = ["ESME_OBJECTS", "execute", "mains_lost", "mains_restored", "publish_message", "publish_price"]
+__all__ = ["ESME_OBJECTS", "arm_activations", "configure_metering", "execute", "run_due_activations", "mains_lost", "mains_restored", "publish_message", "publish_price"]
 
 
 @dataclass
@@ -101,40 +125,51 @@ def _moment(value: bytes):
         return None
 
 
-@dataclass
-class StoredObject(CosemObject):
-    """A COSEM object whose attributes the ESME keeps as they were set (tariffs, thresholds,
-    calendars, contact details …) and whose method calls it records. Reading an attribute
-    returns what was set; one never set is unavailable (object-unavailable). What setting
-    means beyond storing it — switching tariffs, recovering debt, arming the supply switch — is
-    the meters' next step, so for now these objects only remember."""
+_DAY = timedelta(days=1)
+_U32, _U16 = DataType.UINT32, DataType.UINT16
 
-    def _key(self, kind: str, member: int) -> str:
-        return f"cosem.{self.class_id}.{self.instance}.{kind}{member}"
-
-    def get(self, device: Device, tx: Transaction, attribute: int, selection: Data | None) -> Data:
-        stored = tx.register(device.eui, self._key("attribute", attribute))
-        if stored is None:
-            raise AccessFailure(OBJECT_UNAVAILABLE, f"{self.instance} attribute {attribute} was never set")
-        return decode_data(Reader(bytes.fromhex(stored)))
-
-    def set(self, device: Device, tx: Transaction, attribute: int, value: Data) -> None:
-        tx.set_register(device.eui, self._key("attribute", attribute), encode_data(value).hex())
-
-    def action(self, device: Device, tx: Transaction, method: int, parameter: Data) -> Data:
-        tx.set_register(device.eui, self._key("method", method), {"at": device.now.isoformat(),
-                                                                   "parameter": encode_data(parameter).hex()})  # fmt: skip
-        return Data.null()
-
-
+# What the meter measures (esme_metering.py), its prepayment (esme_prepayment.py), its logs.
+_MEASURING: list[CosemObject] = [
+    MeteringRegister(3, Obis("1.0.1.8.0.255"), quantity="active_import"),
+    MeteringRegister(3, Obis("1.0.2.8.0.255"), quantity="active_export"),
+    MeteringRegister(3, Obis("1.0.3.8.0.255"), quantity="reactive_import"),
+    MeteringRegister(3, Obis("1.0.4.8.0.255"), quantity="reactive_export"),
+    RegisterCollection(1, Obis("0.0.94.44.34.10"), collection="import"),
+    RegisterCollection(1, Obis("0.0.94.44.34.1"), collection="tou"),
+    RegisterCollection(1, Obis("0.0.94.44.34.2"), collection="blocks"),
+    MeteringProfile(7, Obis("0.0.99.1.0.255"), row=half_hour_import, capacity=396 * _DAY),  # 13 months
+    MeteringProfile(7, Obis("0.0.99.1.1.255"), row=half_hour_export, capacity=92 * _DAY),  # 3 months
+    MeteringProfile(7, Obis("0.0.99.1.3.255"), period="day", row=daily_consumption, capacity=731 * _DAY),
+    MeteringProfile(7, Obis("0.0.98.1.9.255"), period="day", row=tariff_snapshot, capacity=31 * _DAY),
+    MeteringProfile(7, Obis("0.0.98.1.10.255"), period="day", row=daily_export_read, capacity=31 * _DAY),
+    MeteringProfile(7, Obis("0.0.98.1.0.255"), period="month", row=tariff_snapshot, capacity=366 * _DAY),
+    MeteringProfile(7, Obis("0.0.98.1.1.255"), period="month", row=prepayment_snapshot, capacity=366 * _DAY),
+    SnapshotLog(7, Obis("0.0.98.1.2.255"), row=change_snapshot, register="esme.billing_on_change"),
+    MeteringProfile(7, Obis("1.0.32.24.0.255"), row=voltage_row(1), capacity=92 * _DAY),
+    MeteringProfile(7, Obis("1.0.52.24.0.255"), row=voltage_row(2), capacity=92 * _DAY, polyphase=True),
+    MeteringProfile(7, Obis("1.0.72.24.0.255"), row=voltage_row(3), capacity=92 * _DAY, polyphase=True),
+    RecordLog(7, Obis("0.0.98.1.4.255"), register="esme.debt_payments"),
+    RecordLog(7, Obis("0.0.99.98.20.255"), register="esme.boost_log"),
+    RecordLog(7, Obis("0.17.99.98.2.255"), register="esme.alcs_log", columns=(_U32, _U16, DataType.ENUM, _U32)),
+    LogObject(7, Obis("0.0.99.98.0.255")),
+    LogObject(7, Obis("0.0.99.98.1.255"), security=True),
+    *(DataProtectionObject(30, Obis(f"0.0.43.2.{n}.255")) for n in range(2, 11)),
+    *(CreditObject(112, Obis(f"0.0.19.10.{n}.255"), defaults=FACTORY_DEFAULTS[(112, f"0.0.19.10.{n}.255")]) for n in range(3)),
+    *(ChargeObject(113, Obis(f"0.0.19.20.{n}.255"), defaults=FACTORY_DEFAULTS[(113, f"0.0.19.20.{n}.255")]) for n in range(6)),
+]
 _OWN = {(8, "0.0.1.0.0.255"), (1, "0.0.96.1.1.255"), (1, "0.0.96.1.2.255"), (1, "0.0.96.1.4.255"),
-        (1, "0.0.96.1.6.255"), (1, "0.0.0.2.1.255")}  # fmt: skip
+        (1, "0.0.96.1.6.255"), (1, "0.0.0.2.1.255"),
+        *((item.class_id, str(item.instance)) for item in _MEASURING)}  # fmt: skip
 _HUB_ONLY = ("0.0.30.3.", "0.0.94.44.10.")  # the CHF's device logs and sub-GHz objects
 
 
 def _stored_objects() -> list[CosemObject]:
-    """Every other object GBCS's ESME use cases address (``gbcs.cosem.OBJECTS``), stored."""
-    return [StoredObject(class_id, Obis(obis)) for (class_id, obis) in sorted(OBJECTS)
+    """Every other object GBCS's ESME use cases address (``gbcs.cosem.OBJECTS``, and the
+    phase 2 and 3 voltage thresholds of a polyphase meter): kept as set, from the factory
+    defaults."""
+    addresses = {*OBJECTS, *((1, f"1.0.{phase}.{kind}.0.4") for phase in (52, 72) for kind in (31, 35))}
+    return [StoredObject(class_id, Obis(obis), defaults=FACTORY_DEFAULTS.get((class_id, obis), {}))
+            for (class_id, obis) in sorted(addresses)
             if (class_id, obis) not in _OWN and not obis.startswith(_HUB_ONLY)]  # fmt: skip
 
 
@@ -145,12 +180,21 @@ ESME_OBJECTS: list[CosemObject] = [
     IdentityObject(1, Obis("0.0.96.1.4.255"), field="model"),
     IdentityObject(1, Obis("0.0.96.1.6.255"), field="manufacturer"),
     FirmwareVersionObject(1, Obis("0.0.0.2.1.255")),
+    *_MEASURING,
     *_stored_objects(),
 ]
 
 
 # DLMS use cases from the objects above; the security credentials use cases every device shares.
-execute = device_executor("ESME", ESME_OBJECTS)
+_serve = device_executor("ESME", ESME_OBJECTS)
+
+
+def execute(device: Device, tx: Transaction, command: Command) -> bytes:
+    """Serve the command; a DLMS command's future-dated activations are kept (or applied)."""
+    response = _serve(device, tx, command)
+    if command.use_case.payload is PayloadKind.DLMS:
+        schedule_activations(device, tx, command, response)
+    return response
 
 
 def publish_message(node: HanNode, displays: list[EUI64], message_id: int, text: str, *, start_time: int = 0,

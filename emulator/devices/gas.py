@@ -6,8 +6,9 @@ with a ZCL Report Attributes frame, so the GPF can answer reads at once while th
 sleeps. What the GPF holds is as fresh as the GSME's last successful wake; a GSME out of
 range leaves it stale, as in the field.
 
-The GSME's consumption is a register here (``gsme.metering``); the meters' firmware issue
-brings its load model and the GBZ use cases that read it.
+The GSME's consumption is a register here (``gsme.metering``); its ZCL server (reads, gets,
+actions: ``gsme_zcl``, ``gsme_attributes``, ``gsme_logs``) answers GBZ commands from it, and the
+GPF answers the same reads from its mirror.
 """
 
 from __future__ import annotations
@@ -17,27 +18,20 @@ from typing import Any
 
 from zigpy.zcl import foundation
 from zigpy.zcl.clusters import smartenergy
+from zigpy.zcl.foundation import Status
 
 from gbcs.der import decode_der, encode_der_value
 from gbcs.errors import DecodeError
-from gbcs.gbz import (
-    LAST,
-    DefaultResponse,
-    GbzComponent,
-    GbzPayload,
-    ZclCommand,
-    decode_gbz,
-    encode_gbz,
-)
+from gbcs.gbz import GbzComponent
 from gbcs.types import Cra
-from gbcs.zcl_se import Direction as ZclDirection
 
-from ..errors import BadContent, LinkDown, Unsupported
+from ..errors import BadContent, LinkDown
 from ..firmware.command import Command
 from ..firmware.device import Device
 from ..han.node import HanNode
 from ..han.transport import HanFrame
 from ..store import Store, Transaction
+from . import gsme_zcl
 
 __all__ = ["GSME_USE_CASES", "GasProxyMirror", "answer_gbz_commands", "gsme_consumes", "gsme_reports", "mirror_of",
            "set_clock"]
@@ -113,43 +107,39 @@ def set_clock(device: Device, tx: Transaction, command: Command) -> bytes:
 GSME_USE_CASES = {"GCS28": set_clock}
 
 
-ZCL_FAULTS = "zcl.faults"  # register: {"<cluster>.<command id>": ZCL status}
-
-
-def inject_zcl_fault(tx: Transaction, device: Device, cluster_id: int, command_id: int, status: int) -> None:
-    """Make a ZCL command answer ``status`` (a ZCL failure status) instead of success."""
-    faults = tx.register(device.eui, ZCL_FAULTS, {})
-    faults[f"{cluster_id:04X}.{command_id:02X}"] = status
-    tx.set_register(device.eui, ZCL_FAULTS, faults)
-
-
 def answer_gbz_commands(device: Device, tx: Transaction, command: Command) -> bytes:
-    """The GSME's answer to a GBZ command whose components are all commands a remote party
-    sends to the meter (publish a tariff, change payment mode, adjust credit …): each is kept
-    as sent and acknowledged with a ZCL Default Response, success, in its component's order
-    (RTDS: GCS07's display message is answered so). Reads and "get" commands need the meter's
-    values, and encrypted components its keys: those are the meters' next step. A command a
-    test lab made fail on purpose (``inject_zcl_fault``) is answered with its failure status and
-    not kept."""
-    try:
-        payload = decode_gbz(command.frame.content, Cra.COMMAND, command.frame.other_information.message_code)
-    except DecodeError as error:
-        raise BadContent(f"payload: {error}") from None
-    if not isinstance(payload, GbzPayload) or not payload.components:
-        raise BadContent("not a GBZ command payload")
-    answers = []
-    faults = tx.register(device.eui, ZCL_FAULTS, {})
-    for index, component in enumerate(payload.components):
-        zcl = component.command
-        if component.is_encrypted or zcl.is_global or zcl.direction is not ZclDirection.SERVER_TO_CLIENT:
-            raise Unsupported(f"{command.use_case.label}: {zcl.name or hex(zcl.command_id)} is not served by the GSME yet")
-        status = faults.get(f"{component.cluster_id:04X}.{zcl.command_id:02X}", 0)
-        if status == 0:
-            tx.set_register(device.eui, f"zcl.{component.cluster_id:04X}.{zcl.name or zcl.command_id}",
-                            {"at": device.now.isoformat(), "payload": command.frame.content.hex()})  # fmt: skip
-        last = index == len(payload.components) - 1
-        answers.append(GbzComponent(control=LAST if last else 0, cluster_id=component.cluster_id,
-                                    command=ZclCommand(frame_control=0x00, sequence=zcl.sequence, command_id=0x0B,
-                                                       name="default_response",
-                                                       value=DefaultResponse(command_id=zcl.command_id, status=status))))  # fmt: skip
-    return encode_gbz(GbzPayload(tuple(answers)))
+    """The GSME's answer to a GBZ command (``gsme_zcl``: reads, gets, actions, publishes)."""
+    return gsme_zcl.answer_gbz(device, tx, command)
+
+
+inject_zcl_fault = gsme_zcl.inject_zcl_fault
+
+
+def recorded_failures(component: GbzComponent) -> list[tuple[int | None, int]]:
+    """The failures a recorded GBZ answer component reports, as (attribute id or None, ZCL
+    status): a Default Response's failure status (not FAILURE for command FF, the answer to a
+    component never executed), a read record's failure status, or a ZSE response in its
+    failure form (Start Sampling Response id FFFF, Clear Event Log Response clearing none)."""
+    zcl, value = component.command, component.command.value
+    if value is None:
+        return []
+    if zcl.name == "default_response":
+        if value.status in (Status.SUCCESS, Status.NOT_FOUND) or (value.command_id == 0xFF and value.status == Status.FAILURE):
+            return []
+        return [(None, int(value.status))]
+    if zcl.name == "read_attributes_response":
+        return [(r.attribute_id, r.status) for r in value if r.status not in (Status.SUCCESS, Status.UNSUPPORTED_ATTRIBUTE)]
+    if (zcl.name == "start_sampling_response" and value.sample_id == 0xFFFF) or (
+            zcl.name == "clear_event_log_response" and int(value.cleared_event_logs) == 0):  # fmt: skip
+        return [(None, int(Status.HARDWARE_FAILURE))]
+    return []
+
+
+def answer_gpf_gbz(device: Device, tx: Transaction, command: Command) -> bytes:
+    """The GPF's answer to a GBZ command (GCS13a/b, GCS60a, GCS09 to the GPF): at once, from
+    its mirror of the GSME, in the GSME's attribute model. The mirror holds the consumption the
+    GSME last reported (``GasProxyMirror``; none yet reads 0); the rest of what it answers is
+    the GPF's own copy of the GSME's settings, from factory values."""
+    mirror = tx.register(device.eui, "gpf.mirror", {})
+    metering = {"current_summation_delivered": int(mirror.get("current_summation_delivered", 0))}
+    return gsme_zcl.answer_gbz(device, tx, command, metering=metering)

@@ -13,6 +13,9 @@ Rules, as RTDS shows them:
   not executed (every RTDS ERROR response: e.g. CCS01's action succeeds, its first set fails
   with hardware-fault, its second answers other-reason). Earlier effects stay.
 * A get-with-selection is answered as a get.
+* A protected read (the data-protection object, class 30, ``get_protected_attributes``) reads
+  the objects its parameter lists and answers their values encrypted for the command's
+  originator (``DataProtectionObject``).
 
 Faults: a test lab makes a device fail on purpose (``inject_fault``): the chosen object member
 answers ``hardware-fault`` (RTDS's ERROR cases are such faults), durably, until cleared.
@@ -20,9 +23,12 @@ answers ``hardware-fault`` (RTDS's ERROR cases are such faults), durably, until 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from typing import TYPE_CHECKING
 
+from gbcs import crypto
+from gbcs.crypto import KdfUsage
 from gbcs.dlms import (
     AccessRequest,
     AccessResponse,
@@ -34,13 +40,22 @@ from gbcs.dlms import (
     ResponseSpecification,
     TypeDescription,
     decode_apdu,
+    decode_data,
     encode_apdu,
+    encode_data,
 )
+from gbcs.encryption import seal
 from gbcs.errors import DecodeError
+from gbcs.keystore import KeyUsage
+from gbcs.reader import Reader
+from gbcs.types import DlmsDateTime
 
 from ..errors import BadContent
 from ..store import Transaction
 from .device import Device
+
+if TYPE_CHECKING:
+    from .command import Command
 
 __all__ = [
     "HARDWARE_FAULT",
@@ -50,8 +65,12 @@ __all__ = [
     "TYPE_UNMATCHED",
     "AccessFailure",
     "CosemObject",
+    "DataProtectionObject",
+    "LogObject",
+    "StoredObject",
     "execute_access_request",
     "inject_fault",
+    "range_selection",
 ]
 
 SUCCESS, HARDWARE_FAULT, READ_WRITE_DENIED, OBJECT_UNDEFINED = 0, 1, 3, 4
@@ -86,14 +105,14 @@ class CosemObject:
         raise AccessFailure(OBJECT_UNDEFINED, f"method {method}")
 
 
-def execute_access_request(device: Device, tx: Transaction, content: bytes, objects: list[CosemObject]) -> bytes:
-    """Serve the Access-Request in ``content`` from ``objects``; return the Access-Response.
+def execute_access_request(device: Device, tx: Transaction, command: Command, objects: list[CosemObject]) -> bytes:
+    """Serve the command's Access-Request from ``objects``; return the Access-Response.
 
     Raises:
         BadContent: the content is not an Access-Request.
     """
     try:
-        request = decode_apdu(content)
+        request = decode_apdu(command.frame.content)
     except DecodeError as error:
         raise BadContent(f"payload: {error}") from None
     if not isinstance(request, AccessRequest):
@@ -109,8 +128,11 @@ def execute_access_request(device: Device, tx: Transaction, content: bytes, obje
         elif _fault_key(specification, kind) in faults:
             result, answer = HARDWARE_FAULT, Data.null()
         else:
-            result, answer = _serve(device, tx, by_address.get((specification.class_id, bytes(specification.instance))),
-                                    specification, kind, value)  # fmt: skip
+            item = by_address.get((specification.class_id, bytes(specification.instance)))
+            if isinstance(item, DataProtectionObject) and kind is RequestKind.ACTION:
+                result, answer = item.serve(device, tx, command, specification.member, value, by_address)
+            else:
+                result, answer = _serve(device, tx, item, specification, kind, value)
         failed |= result != SUCCESS
         results.append(ResponseSpecification(kind, result))
         data.append(answer)
@@ -162,3 +184,168 @@ def seconds_since_2000(moment: datetime) -> int:
 def compact_array(members: tuple[DataType, ...], rows: list[Data]) -> Data:
     description = TypeDescription(DataType.STRUCTURE, members=tuple(TypeDescription(member) for member in members))
     return Data(DataType.COMPACT_ARRAY, (description, tuple(rows)))
+
+
+@dataclass
+class StoredObject(CosemObject):
+    """An object whose attributes the device keeps as they are set (tariffs, thresholds,
+    calendars, contact details …), starting from its factory ``defaults``, and whose method
+    calls it records. An attribute with no default and never set is unavailable
+    (object-unavailable); a set must keep the attribute's type."""
+
+    defaults: dict[int, Data] = field(default_factory=dict)
+
+    def _key(self, kind: str, member: int) -> str:
+        return f"cosem.{self.class_id}.{self.instance}.{kind}{member}"
+
+    def get(self, device: Device, tx: Transaction, attribute: int, selection: Data | None) -> Data:
+        stored = tx.register(device.eui, self._key("attribute", attribute))
+        if stored is not None:
+            return decode_data(Reader(bytes.fromhex(stored)))
+        if attribute in self.defaults:
+            return self.defaults[attribute]
+        raise AccessFailure(OBJECT_UNAVAILABLE, f"{self.instance} attribute {attribute} was never set")
+
+    def set(self, device: Device, tx: Transaction, attribute: int, value: Data) -> None:
+        default = self.defaults.get(attribute)
+        if default is not None and value.type is not default.type:
+            raise AccessFailure(TYPE_UNMATCHED, f"{self.instance} attribute {attribute} is a {default.type.name}")
+        tx.set_register(device.eui, self._key("attribute", attribute), encode_data(value).hex())
+
+    def action(self, device: Device, tx: Transaction, method: int, parameter: Data) -> Data:
+        tx.set_register(device.eui, self._key("method", method), {"at": device.now.isoformat(),
+                                                                   "parameter": encode_data(parameter).hex()})  # fmt: skip
+        return Data.null()
+
+
+# -- logs and protected reads -----------------------------------------------------------------
+
+
+@dataclass
+class LogObject(CosemObject):
+    """A profile generic (class 7) log read by date range (selector 1, from/to as seconds since
+    2000 UTC): the event log (time, code, data) or the security log (time, code). ``reset``
+    (method 1) clears it: entries up to that moment are no longer read (the store keeps them:
+    the emulator's own record of what happened is not the device's log)."""
+
+    security: bool = False
+
+    def get(self, device: Device, tx: Transaction, attribute: int, selection: Data | None) -> Data:
+        if attribute != 2:
+            return super().get(device, tx, attribute, selection)
+        start, end = range_selection(selection)
+        start = max(start, tx.register(device.eui, self._cleared, -1) + 1)
+        rows = []
+        if self.security:
+            for entry in tx.security_log(device.eui):
+                if entry.code is not None and start <= _at(entry.at) <= end:
+                    rows.append(Data.structure(Data.integer(DataType.UINT32, _at(entry.at)), Data.integer(DataType.UINT16, entry.code)))
+            return compact_array((DataType.UINT32, DataType.UINT16), rows)
+        for entry in tx.event_log(device.eui):
+            if entry.code is not None and start <= _at(entry.at) <= end:
+                rows.append(Data.structure(Data.integer(DataType.UINT32, _at(entry.at)), Data.integer(DataType.UINT16, entry.code),
+                                           Data.octet_string(b"")))  # fmt: skip
+        return compact_array((DataType.UINT32, DataType.UINT16, DataType.OCTET_STRING), rows)
+
+    def action(self, device: Device, tx: Transaction, method: int, parameter: Data) -> Data:
+        if method != 1:
+            return super().action(device, tx, method, parameter)
+        tx.set_register(device.eui, self._cleared, seconds_since_2000(device.now))
+        return Data.null()
+
+    @property
+    def _cleared(self) -> str:
+        return f"cosem.7.{self.instance}.cleared"
+
+
+def _at(iso: str) -> int:
+    return seconds_since_2000(datetime.fromisoformat(iso))
+
+
+def range_selection(selection: Data | None) -> tuple[int, int]:
+    """(from, to), as seconds since 2000 UTC, of a range selection: a DLMS range descriptor
+    structure(restricting object, from, to, columns) with UTC seconds, or the protected read's
+    structure(from, to) of date-times. No selection: everything."""
+    if selection is None:
+        return 0, 2**32 - 1
+    members = expect(selection, DataType.STRUCTURE).value
+    if len(members) == 2:
+        return tuple(_seconds(expect(member, DataType.OCTET_STRING).value) for member in members)  # type: ignore[return-value]
+    if len(members) < 3:
+        raise AccessFailure(OTHER_REASON, "a range selection has a restricting object, from and to")
+    return expect(members[1], DataType.UINT32).value, expect(members[2], DataType.UINT32).value
+
+
+def _seconds(value: bytes) -> int:
+    try:
+        moment = DlmsDateTime.decode(value).to_datetime()
+    except DecodeError:
+        moment = None
+    if moment is None:
+        raise AccessFailure(OTHER_REASON, "a range bound must be a fully specified date-time")
+    return seconds_since_2000(moment)
+
+
+@dataclass
+class DataProtectionObject(CosemObject):
+    """The data-protection object (class 30) of a protected read (GBCS's "get protected
+    attributes", method 1): its parameter lists object attributes (class, OBIS, attribute,
+    data index, access selection) and the protection wanted; the answer is the protection
+    parameters as the device applied them (its own title as originator) and the attributes'
+    values — a structure, one per object — encrypted (AES-GCM, security control 31) with the
+    key the device and the command's originator agree (primer §8.5)."""
+
+    def serve(self, device: Device, tx: Transaction, command: Command, method: int, parameter: Data,
+              objects: dict[tuple[int, bytes], CosemObject]) -> tuple[int, Data]:  # fmt: skip
+        if method != 1:
+            return OBJECT_UNDEFINED, Data.null()
+        try:
+            object_list, protection = (member.value for member in _members(parameter, 2))
+            values = [self._read(device, tx, definition, objects) for definition in object_list]
+            key = self._key(device, command)
+        except AccessFailure as failure:
+            return failure.result, Data.null()
+        answered = tuple(_answered_parameters(item, device.eui) for item in protection)
+        protected = seal(device.eui, key, encode_data(Data.structure(*values)))
+        return SUCCESS, Data.structure(Data.array(*answered), Data.octet_string(protected))
+
+    @staticmethod
+    def _read(device: Device, tx: Transaction, definition: Data, objects: dict[tuple[int, bytes], CosemObject]) -> Data:
+        class_id, instance, attribute, _index, access = _members(definition, 5)
+        item = objects.get((expect(class_id, DataType.UINT16).value, expect(instance, DataType.OCTET_STRING).value))
+        if item is None:
+            raise AccessFailure(OBJECT_UNDEFINED, "a protected read of an object the device does not have")
+        selector, selection = _members(access, 2)
+        return item.get(device, tx, attribute.value, None if selector.value == 0 else selection)
+
+    @staticmethod
+    def _key(device: Device, command: Command) -> bytes:
+        frame = command.frame
+        info = frame.other_information
+        peer = info.supplementary_remote_party_id or frame.originator
+        counter = info.supplementary_originator_counter
+        counter = frame.originator_counter if counter is None else counter
+        secret = device.keystore().shared_secret(device.eui, peer, KeyUsage.KA)
+        if secret is None and device.peer_private_keys is not None:
+            secret = device.peer_private_keys.shared_secret(device.eui, peer, KeyUsage.KA)
+            if secret is not None:
+                command.notes.append("protected read encrypted from the remote party's private key (RTDS has no device "
+                                     "key-agreement keys)")  # fmt: skip
+        if secret is None:
+            raise AccessFailure(OTHER_REASON, "no key-agreement key to encrypt the protected read")
+        return crypto.derive_key(secret, device.eui, KdfUsage.PAYLOAD_ENCRYPTION, counter, peer)
+
+
+def _members(value: Data, count: int) -> tuple[Data, ...]:
+    members = expect(value, DataType.STRUCTURE, DataType.ARRAY).value
+    if len(members) != count and value.type is DataType.STRUCTURE:
+        raise AccessFailure(TYPE_UNMATCHED, f"expected a structure of {count}")
+    return members
+
+
+def _answered_parameters(requested: Data, device_title: bytes) -> Data:
+    """The protection parameters of the answer: as requested, with originator and recipient
+    system titles swapped (the device now originates)."""
+    kind, options = _members(requested, 2)
+    transaction, originator, recipient, other, key_info = _members(options, 5)
+    return Data.structure(kind, Data.structure(transaction, Data.octet_string(device_title), originator, other, key_info))

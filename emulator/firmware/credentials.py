@@ -1,36 +1,53 @@
-"""Security credentials use cases every device serves: CS02a (provide security credentials
-details), CS02b (update security credentials: replace trust anchor cells), and the device's
-own key regeneration: CS02c (generate a key pair, answer a certification request), CS02d
-(install the certificate the Issuing DCA made for it), CS02e (provide a device certificate).
+"""Security credentials use cases every device serves: CS02a and CS02f (provide security
+credentials details), CS02b and CS02g (update security credentials: replace trust anchor
+cells), and the device's own key regeneration: CS02c (generate a key pair, answer a
+certification request), CS02d (install the certificate the Issuing DCA made for it), CS02e
+(provide a device certificate).
 
-Key regeneration keeps the new private key on the device, pending (durable in the store),
-until CS02d brings a certificate for exactly that key, EUI-64 and usage; then the device
-signs and agrees keys with the new pair. CS02d's refusals use GBCS's response codes.
+Key regeneration keeps the new key pair on the device, pending (durable in the store), until
+CS02d brings a certificate for exactly that public key, EUI-64 and usage; then the device
+signs and agrees keys with the new pair. CS02d's refusals use GBCS's response codes, checked
+in their code order (a certificate whose keyUsage is neither digitalSignature nor
+keyAgreement alone is ``invalidKeyUsage``: RTDS 6.15.2_CS02d ERROR).
 
-CS02b, as this module applies it (GBCS's rules as RTDS shows them, and our choices marked):
+CS02b and CS02g, as this module applies them (GBCS's rules as RTDS shows them, and our
+choices marked):
 
 1. ``authorisingRemotePartySeqNumber`` equals the command's originator counter (every RTDS
    CS02b); anti-replay has already checked that counter.
-2. The replacement mode names who may replace what (``_MODES``); the authorising cell and
-   every target cell must fit it.
+2. The replacement mode names the authorising cell and the cells it may replace
+   (``_MODES``). The command must come from the party the authorising cell holds, whatever
+   other role that party has: at hand-over the Access Control Broker holds a new device's
+   supplier and network operator cells, signs for them, and replaces itself with the real
+   party (RTDS 6.21_CS02b*Handover: ACB-signed, the existing subject is the ACB's).
 3. Each replacement certificate must be an organisation certificate for the target cell's
-   role and key usage, valid at the device's clock, issued by a certificate of the command's
-   certification path, which must itself chain to the device's Root cell when it holds the
-   Root OCA certificate; without one it trusts no path (replaying RTDS, which holds no Root
-   OCA certificate, a device may be told to accept the path and note that it did).
-   A certificate that fails gets ``badCertificate`` and its cell is left as it was.
-4. ``newRemotePartyFloorSeqNumber`` is reported for each replaced role; anti-replay of a new
-   party starts from it. A party keeping its entity identifier keeps its counter (we chose:
+   role (the load controller's cell also takes a supplier's: RTDS 6.15.1_CS02g and
+   NA_CS02gLoadControllerByLoadController place the supplier's certificates there) and key
+   usage, valid at the device's clock: else ``badCertificate``. It must be issued by an
+   Issuing OCA of the command's certification path, which chains to the device's Root cell:
+   else ``noTrustAnchor`` (RTDS 6.15.1_CS02bSupplierBySupplier ERROR: a certificate of
+   another Issuing OCA than the path's). A device whose Root cell holds no Root OCA
+   certificate anchors no path (replaying RTDS, which holds no Root OCA certificate, a device
+   may be told to accept the path and note that it did). A refused cell is left as it was,
+   and its outcome reports it as both existing and replacing (RTDS). Existing fields report
+   the cells as they were before the command.
+4. The supplier's prepayment top-up cell (``cellUsage`` prePaymentTopUp, a key-agreement
+   certificate) is replaced like the others where the device type holds one
+   (``device.TOP_UP_CELL_ROLES``).
+5. ``newRemotePartyFloorSeqNumber`` (with its specialist floors, the top-up counter's) is
+   reported for each role the command targets, ``otherRemotePartySeqNumberChanges`` as
+   given (RTDS reports both even where no replacement succeeded). Anti-replay of a party
+   starts from its floor; a party keeping its entity identifier keeps its counter (we chose:
    lowering it would let old commands replay).
-
-5. A future ``executionDateTime`` defers the replacement (``scheduler.py``): the response
-   says only "command accepted", and at that time the outcome goes out in alert 0x00CB
-   (8F66 executed, 8F67 failed: some replacement refused). ``99991231235959Z`` cancels the
-   device's pending CS02b of the same mode.
+6. A future ``executionDateTime`` defers the replacement (``scheduler.py``): the response
+   says only "command accepted", and at that time the outcome goes out in its alert (CS02b
+   0x00CB, CS02g 0x0124; 8F66 executed, 8F67 failed: some replacement refused).
+   ``99991231235959Z`` cancels the device's pending commands of the same message code.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime, timezone
 
 from cryptography import x509
@@ -47,11 +64,13 @@ from gbcs.types import Cra, Role
 from ..errors import BadContent, Unsupported
 from ..store import Transaction
 from .command import Command
-from .device import Device, TrustAnchorCell
+from .der_faults import has_der_fault
+from .device import TOP_UP_CELL_ROLES, Device, TrustAnchorCell
 from .scheduler import ALERT_EXECUTED, ALERT_FAILED, FUTURE_EXECUTORS, defer
 
 __all__ = [
     "CREDENTIAL_USE_CASES",
+    "expect_certificate_for",
     "issue_security_credentials",
     "provide_device_certificate",
     "provide_security_credential_details",
@@ -59,8 +78,13 @@ __all__ = [
     "update_security_credentials",
 ]
 
-SUCCESS, BAD_CERTIFICATE, TRUST_ANCHOR_NOT_FOUND = 0, 5, 25
-_CS02B_CODES = range(0x0100, 0x010A)  # CS02b's message codes: 0x0100 + its replacement mode
+SUCCESS, BAD_CERTIFICATE, NO_TRUST_ANCHOR, TRUST_ANCHOR_NOT_FOUND, OTHER = 0, 5, 10, 25, 127
+# The replacement mode each message code carries: CS02b's are 0x0100 + mode, CS02g's two
+# follow (primer §10).
+_MODE_OF_CODE = {**{0x0100 + mode: mode for mode in range(10)}, 0x0125: 10, 0x0126: 11}
+# The alert that reports a future-dated replacement, by use case (primer §9.3).
+_OUTCOME_ALERTS = {"CS02b": 0x00CB, "CS02g": 0x0124}
+TOP_UP = 1  # cellUsage prePaymentTopUp
 CANCELLATION = "99991231235959Z"  # an execution date-time that cancels (primer §12 rule 8)
 _USAGES = {"digitalSignature": "ds", "keyAgreement": "ka"}
 # credentialsReplacementMode -> (authorising role, roles it may replace)
@@ -74,6 +98,8 @@ _MODES = {
     10: (Role.LOAD_CONTROLLER, {Role.LOAD_CONTROLLER}),
     11: (Role.SUPPLIER, {Role.LOAD_CONTROLLER}),
 }
+# The certificate roles a cell takes besides its own (rule 3).
+_ALSO_ACCEPTED = {Role.LOAD_CONTROLLER: {Role.SUPPLIER}}
 
 
 def _decode(command: Command) -> DerNode:
@@ -101,11 +127,15 @@ def _key_identifier(certificate: x509.Certificate | None) -> bytes:
 
 
 def provide_security_credential_details(device: Device, tx: Transaction, command: Command) -> bytes:
-    """CS02a: for each role asked for, the cell's parties and key identifiers, and the counter
-    the device holds for the party (before this command, for the party that sent it)."""
+    """CS02a, CS02f: for each role asked for, the cell's parties and key identifiers (the
+    top-up cell's too), and the counter the device holds for the party (before this command,
+    for the party that sent it). A cell the device cannot read (``der_faults``) is ``other``."""
     request = _decode(command)
     details = []
     for node in request.child("remotePartyRolesCredentialsRequired").value:
+        if has_der_fault(tx, device, command.use_case.name, str(node.value)):
+            details.append({"remotePartyRole": node.value, "statusCode": OTHER})
+            continue
         try:
             cell = device.cells.get(Role(node.value))
         except ValueError:
@@ -117,8 +147,10 @@ def provide_security_credential_details(device: Device, tx: Transaction, command
             counter = command.previous_counter
         else:
             counter = tx.last_counter(device.eui, cell.party)
-        contents = [{"keyUsage": [name], "subjectUniqueID": bytes(cell.party), "subjectKeyIdentifier": _key_identifier(certificate)}
-                    for name, certificate in (("digitalSignature", cell.ds), ("keyAgreement", cell.ka))
+        contents = [{"keyUsage": [name], "cellUsage": usage, "subjectUniqueID": bytes(cell.party),
+                     "subjectKeyIdentifier": _key_identifier(certificate)}
+                    for name, usage, certificate in (("digitalSignature", 0, cell.ds), ("keyAgreement", 0, cell.ka),
+                                                     ("keyAgreement", TOP_UP, cell.top_up))
                     if certificate is not None]  # fmt: skip
         details.append({"remotePartyRole": int(cell.role), "statusCode": SUCCESS, "currentSeqNumber": counter or 0,
                         "trustAnchorCellDetails": contents})  # fmt: skip
@@ -126,9 +158,10 @@ def provide_security_credential_details(device: Device, tx: Transaction, command
 
 
 def update_security_credentials(device: Device, tx: Transaction, command: Command) -> bytes:
-    """CS02b: replace trust anchor cells (module docstring), now or at its execution time."""
+    """CS02b, CS02g: replace trust anchor cells (module docstring), now or at its execution
+    time."""
     request = _decode(command)
-    _check_authority(request, command)
+    _check_authority(device, request, command)
     when = request.child("executionDateTime")
     if when is not None:
         if when.value == CANCELLATION:
@@ -145,19 +178,28 @@ def update_security_credentials(device: Device, tx: Transaction, command: Comman
 
 
 def _run_deferred_update(device: Device, tx: Transaction, command: Command) -> tuple[int, bytes]:
-    """A future-dated CS02b at its time: the replacement, reported in alert 0x00CB."""
+    """A future-dated CS02b or CS02g at its time: the replacement, reported in its alert."""
     request = _decode(command)
     outcome, all_succeeded = _apply_replacements(device, tx, command, request)
     value = {"alertCode": ALERT_EXECUTED if all_succeeded else ALERT_FAILED,
              "executionDateTime": request.child("executionDateTime").value, "executionOutcome": outcome}  # fmt: skip
-    return 0x00CB, encode_der_value(0x00CB, Cra.ALERT, value)
+    alert = _OUTCOME_ALERTS[command.use_case.name]
+    return alert, encode_der_value(alert, Cra.ALERT, value)
 
 
-def _check_authority(request: DerNode, command: Command) -> None:
+def _target(replacement: DerNode) -> tuple[int, list[str], int]:
+    """A replacement's target cell: role, key usage names, cell usage."""
+    target = replacement.child("targetTrustAnchorCell")
+    usage = target.child("cellUsage")
+    return (target.child("remotePartyRole").value, (target.child("keyUsage").label or "").split(","),
+            0 if usage is None else usage.value)  # fmt: skip
+
+
+def _check_authority(device: Device, request: DerNode, command: Command) -> None:
     control = request.child("authorisingRemotePartyControl")
     mode = control.child("credentialsReplacementMode").value
     code = command.frame.other_information.message_code
-    if code in _CS02B_CODES and mode != code - _CS02B_CODES.start:
+    if code in _MODE_OF_CODE and mode != _MODE_OF_CODE[code]:
         raise BadContent(f"replacement mode {mode} is not the mode of message code 0x{code:04X}")
     sequence = control.child("authorisingRemotePartySeqNumber").value
     if sequence != command.frame.originator_counter:
@@ -165,19 +207,25 @@ def _check_authority(request: DerNode, command: Command) -> None:
                          f"{command.frame.originator_counter}")  # fmt: skip
     if mode not in _MODES:
         raise Unsupported(f"credentials replacement mode {mode} is not served yet")
-    authoriser, _ = _MODES[mode]
+    authoriser, replaceable = _MODES[mode]
     authorising = control.child("authorisingRemotePartyTACellIdentifier")
     if authorising is not None and authorising.child("remotePartyRole").value != authoriser:
         raise BadContent(f"mode {mode} is authorised by {authoriser.name}, not role {authorising.child('remotePartyRole').value}")
-    if command.originator.role is not authoriser:
-        raise BadContent(f"mode {mode} must come from {authoriser.name}, not {command.originator.role.name}")
+    authorising_cell = device.cells.get(authoriser)
+    if authorising_cell is None or authorising_cell.party != command.frame.originator:
+        holder = "no party" if authorising_cell is None else str(authorising_cell.party)
+        raise BadContent(f"mode {mode} must come from the {authoriser.name} cell's party ({holder}), "
+                         f"not {command.frame.originator}")  # fmt: skip
+    top_up_roles = TOP_UP_CELL_ROLES.get(device.identity.device_type, frozenset())
     for replacement in request.child("replacements").value:
-        target = replacement.child("targetTrustAnchorCell")
-        role, usage_names = target.child("remotePartyRole").value, (target.child("keyUsage").label or "").split(",")
-        if Role(role) not in _MODES[mode][1] or len(usage_names) != 1 or usage_names[0] not in _USAGES:
+        role, usage_names, cell_usage = _target(replacement)
+        if Role(role) not in replaceable or len(usage_names) != 1 or usage_names[0] not in _USAGES:
             raise BadContent(f"mode {mode} cannot replace the {usage_names} cell of role {role}")
-        if (target.child("cellUsage") or DerNode(None, "integer", 2, 0)).value != 0:
-            raise Unsupported("prepayment top-up cells are not served yet")
+        if cell_usage == TOP_UP and (usage_names[0] != "keyAgreement" or Role(role) not in top_up_roles):
+            raise BadContent(f"a {device.identity.device_type.name} holds no prepayment top-up {usage_names[0]} "
+                             f"cell for role {role}")  # fmt: skip
+        if cell_usage not in (0, TOP_UP):
+            raise BadContent(f"unknown cellUsage {cell_usage}")
     _certification_path(request)  # readable now, not only when a future-dated command runs
 
 
@@ -193,63 +241,108 @@ def _apply_replacements(device: Device, tx: Transaction, command: Command, reque
     every replacement succeeded."""
     control = request.child("authorisingRemotePartyControl")
     path = _certification_path(request)
-    floor_node = control.child("newRemotePartyFloorSeqNumber")
-    outcomes, replaced_roles = [], []
+    before = dict(device.cells)  # outcomes report the cells as they were (rule 3)
+    outcomes, target_roles = [], []
     for replacement in request.child("replacements").value:
-        target = replacement.child("targetTrustAnchorCell")
-        role, usage_names = target.child("remotePartyRole").value, (target.child("keyUsage").label or "").split(",")
-        usage = _USAGES[usage_names[0]]
-        outcome, new_cell = _replace(device, Role(role), usage, replacement.child("replacementCertificate").value, path, command)
-        outcomes.append({"affectedTrustAnchorCell": {"remotePartyRole": role, "keyUsage": usage_names}, **outcome})
+        role, usage_names, cell_usage = _target(replacement)
+        slot = "top_up" if cell_usage == TOP_UP else _USAGES[usage_names[0]]
+        outcome, new_cell = _replace(device, before.get(Role(role)), Role(role), slot,
+                                     replacement.child("replacementCertificate").value, path, command)  # fmt: skip
+        affected = {"remotePartyRole": role, "keyUsage": usage_names, "cellUsage": cell_usage}
+        outcomes.append({"affectedTrustAnchorCell": affected, **outcome})
+        if role not in target_roles:
+            target_roles.append(role)
         if new_cell is not None:
-            old = device.cells[Role(role)]
             device.replace_cell(tx, new_cell)
-            if new_cell.party != old.party and floor_node is not None:
-                tx.accept_counter(device.eui, new_cell.party, max(floor_node.value, tx.last_counter(device.eui, new_cell.party) or 0))
-            tx.log_security(device.eui, device.now, "trust-anchor-replaced", f"{Role(role).name} {usage} cell now holds {new_cell.party}")
-            if role not in replaced_roles:
-                replaced_roles.append(role)
-    changes = [] if floor_node is None else [{"remotePartyRole": role, "floorSeqNumber": floor_node.value} for role in replaced_roles]
+            tx.log_security(device.eui, device.now, "trust-anchor-replaced", f"{Role(role).name} {slot} cell now holds {new_cell.party}")
+    changes = _apply_floors(device, tx, control, target_roles, before)
     outcome = {"authorisingRemotePartySeqNumber": control.child("authorisingRemotePartySeqNumber").value,
                "credentialsReplacementMode": control.child("credentialsReplacementMode").value,
                "remotePartySeqNumberChanges": changes, "replacementOutcomes": outcomes}  # fmt: skip
     return outcome, all(item["statusCode"] == SUCCESS for item in outcomes)
 
 
-def _replace(device: Device, role: Role, usage: str, der: bytes, path: list[x509.Certificate],
-             command: Command) -> tuple[dict, TrustAnchorCell | None]:  # fmt: skip
-    """The outcome fields for one replacement and the new cell, or None when refused."""
-    existing = device.cells.get(role)
-    old_certificate = None if existing is None else (existing.ds if usage == "ds" else existing.ka)
+def _apply_floors(device: Device, tx: Transaction, control: DerNode, target_roles: list[int],
+                  before: dict[Role, TrustAnchorCell]) -> list[dict]:  # fmt: skip
+    """Start anti-replay of each party the command put in a cell from its floor (rule 5);
+    the remotePartySeqNumberChanges to report."""
+    changes = []
+    floor = control.child("newRemotePartyFloorSeqNumber")
+    specialist = control.child("newRemotePartySpecialistFloorSeqNumbers")
+    if floor is not None:
+        for role in target_roles:
+            change: dict = {"remotePartyRole": role, "floorSeqNumber": floor.value}
+            if specialist is not None:
+                change["specialistFloorSeqNumbers"] = [
+                    {"seqNumberUsage": item.child("seqNumberUsage").value, "seqNumber": item.child("seqNumber").value}
+                    for item in specialist.value]  # fmt: skip
+            changes.append(change)
+            _start_counter(device, tx, Role(role), floor.value, before)
+    for node in (control.child("otherRemotePartySeqNumberChanges") or DerNode(None, "sequence-of", 0, ())).value:
+        role, value = node.child("remotePartyRole").value, node.child("floorSeqNumber").value
+        changes.append({"remotePartyRole": role, "floorSeqNumber": value})
+        _start_counter(device, tx, Role(role), value, before)
+    return changes
+
+
+def _start_counter(device: Device, tx: Transaction, role: Role, floor: int, before: dict[Role, TrustAnchorCell]) -> None:
+    cell, old = device.cells.get(role), before.get(role)
+    if cell is not None and (old is None or cell.party != old.party):
+        tx.accept_counter(device.eui, cell.party, max(floor, tx.last_counter(device.eui, cell.party) or 0))
+
+
+def _replace(device: Device, existing: TrustAnchorCell | None, role: Role, slot: str, der: bytes,
+             path: list[x509.Certificate], command: Command) -> tuple[dict, TrustAnchorCell | None]:  # fmt: skip
+    """The outcome fields for one replacement (``slot``: ds, ka or top_up) and the new cell,
+    or None when refused. ``existing`` is the cell before the command."""
+    old_certificate = None if existing is None else getattr(existing, slot)
     existing_fields = {"existingSubjectUniqueID": bytes(existing.party) if existing else bytes(8),
                        "existingSubjectKeyIdentifier": _key_identifier(old_certificate)}  # fmt: skip
+    current = device.cells.get(role)
+    if current is None:
+        return {"statusCode": TRUST_ANCHOR_NOT_FOUND, **existing_fields, **_replacing(existing_fields)}, None
+    status, certificate, info = _check_replacement(device, role, slot, der, path, command)
+    if status != SUCCESS:
+        return {"statusCode": status, **existing_fields, **_replacing(existing_fields)}, None
+    new_party = info.eui if info.eui is not None else current.party
+    if new_party != current.party:  # a new party's other keys are not the old party's
+        current = TrustAnchorCell(role, new_party)
+    cell = dataclasses.replace(current, **{slot: certificate})
+    return {"statusCode": SUCCESS, **existing_fields, "replacingSubjectUniqueID": bytes(new_party),
+            "replacingSubjectKeyIdentifier": _key_identifier(certificate)}, cell  # fmt: skip
+
+
+def _replacing(existing_fields: dict) -> dict:
+    """A refused replacement leaves the cell as it was, and says so (RTDS)."""
+    return {"replacingSubjectUniqueID": existing_fields["existingSubjectUniqueID"],
+            "replacingSubjectKeyIdentifier": existing_fields["existingSubjectKeyIdentifier"]}  # fmt: skip
+
+
+def _check_replacement(device: Device, role: Role, slot: str, der: bytes, path: list[x509.Certificate],
+                       command: Command) -> tuple[int, x509.Certificate | None, pki.CertificateInfo | None]:  # fmt: skip
+    """The status of a replacement certificate (rule 3), the certificate and what it is."""
     try:
         certificate = x509.load_der_x509_certificate(der)
         info = pki.describe_certificate(certificate)
     except (ValueError, CertificateError):
-        return {"statusCode": BAD_CERTIFICATE, **existing_fields, "replacingSubjectUniqueID": bytes(8),
-                "replacingSubjectKeyIdentifier": bytes(8)}, None  # fmt: skip
-    replacing = {"replacingSubjectUniqueID": bytes(info.eui or bytes(8)), "replacingSubjectKeyIdentifier": _key_identifier(certificate)}
-    if existing is None:
-        return {"statusCode": TRUST_ANCHOR_NOT_FOUND, **existing_fields, **replacing}, None
-    if info.kind is not pki.CertificateKind.ORGANISATION or info.role is not role or info.usage != usage or not _trusted(device, certificate, path, command):
-        return {"statusCode": BAD_CERTIFICATE, **existing_fields, **replacing}, None
-    new_party = info.eui if info.eui is not None else existing.party
-    keep_other = existing.ka if usage == "ds" else existing.ds
-    if new_party != existing.party:
-        keep_other = None  # a new party's other key is not the old party's
-    cell = TrustAnchorCell(role, new_party, certificate if usage == "ds" else keep_other, certificate if usage == "ka" else keep_other)
-    return {"statusCode": SUCCESS, **existing_fields, **replacing}, cell
-
-
-def _trusted(device: Device, certificate: x509.Certificate, path: list[x509.Certificate], command: Command) -> bool:
-    """Valid at the device's clock, issued by an Issuing OCA of the command's path, which the
-    Root OCA of the device's Root cell issued. A device without a Root OCA certificate in its
-    Root cell trusts no path, unless it replays RTDS (which holds none), and says so."""
+        return BAD_CERTIFICATE, None, None
+    usage = "ka" if slot == "top_up" else slot
+    roles = {role} | _ALSO_ACCEPTED.get(role, set())
+    if info.kind is not pki.CertificateKind.ORGANISATION or info.role not in roles or info.usage != usage:
+        return BAD_CERTIFICATE, None, None
     try:
         pki.check_valid_at(certificate, device.now)
     except CertificateError:
-        return False
+        return BAD_CERTIFICATE, None, None
+    if not _anchored(device, certificate, path, command):
+        return NO_TRUST_ANCHOR, None, None
+    return SUCCESS, certificate, info
+
+
+def _anchored(device: Device, certificate: x509.Certificate, path: list[x509.Certificate], command: Command) -> bool:
+    """Issued by an Issuing OCA of the command's path, which the Root OCA of the device's Root
+    cell issued. A device without a Root OCA certificate in its Root cell anchors no path,
+    unless it replays RTDS (which holds none), and says so."""
     root = device.cells.get(Role.ROOT)
     root_certificate = None if root is None else root.ds
     if root_certificate is not None and _kind(root_certificate) is not pki.CertificateKind.ROOT_OCA:
@@ -263,7 +356,9 @@ def _trusted(device: Device, certificate: x509.Certificate, path: list[x509.Cert
             continue
         if root_certificate is None:
             if device.trust_path_without_root:
-                command.notes.append("certification path not checked up to the Root: the device's Root cell holds no Root OCA certificate")
+                note = "certification path not checked up to the Root: the device's Root cell holds no Root OCA certificate"
+                if note not in command.notes:
+                    command.notes.append(note)
                 return True
             return False
         try:
@@ -281,8 +376,11 @@ def _kind(certificate: x509.Certificate) -> pki.CertificateKind | None:
         return None
 
 
-_PENDING = "credentials.pending.{usage}"  # register: the generated, not yet certified, private key
+# register: the generated key pair awaiting its certificate, {"public": SubjectPublicKeyInfo
+# DER hex, "private": PKCS#8 DER hex, or None where the device's key is not known to us}
+_PENDING = "credentials.pending.{usage}"
 _KEY_USAGE_NAMES = {"digitalSignature": "ds", "keyAgreement": "ka"}
+INVALID_CERTIFICATE, WRONG_DEVICE_IDENTITY, INVALID_KEY_USAGE, NO_KEY_PAIR, WRONG_PUBLIC_KEY = 1, 2, 3, 4, 5
 
 
 def _requested_usage(request: DerNode) -> str | None:
@@ -290,45 +388,68 @@ def _requested_usage(request: DerNode) -> str | None:
     return _KEY_USAGE_NAMES.get(names[0]) if len(names) == 1 else None
 
 
+def expect_certificate_for(tx: Transaction, device: Device, usage: str, public_key: ec.EllipticCurvePublicKey,
+                           private_key: ec.EllipticCurvePrivateKey | None = None) -> None:  # fmt: skip
+    """Keep a generated key pair for ``usage`` (``ds``/``ka``) until CS02d certifies it.
+    ``private_key`` None: a pair generated where we cannot see its private key (a device
+    replayed from RTDS, whose devices' private keys RTDS does not hold)."""
+    public = public_key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    tx.set_register(device.eui, _PENDING.format(usage=usage),
+                    {"public": public.hex(), "private": None if private_key is None else _private_der(private_key).hex()})  # fmt: skip
+
+
 def issue_security_credentials(device: Device, tx: Transaction, command: Command) -> bytes:
-    """CS02c: generate a key pair for the usage asked; answer a certification request."""
+    """CS02c: generate a key pair for the usage asked; answer a certification request. A
+    device whose certification request production fails (``der_faults``) says so."""
     usage = _requested_usage(_decode(command))
     if usage is None:
         return _encode(command, {"responseCode": "invalidKeyUsage"})
+    if has_der_fault(tx, device, command.use_case.name, usage):
+        return _encode(command, {"responseCode": "crProductionFailed"})
     key = pki.generate_key()
     request = pki.device_certification_request(device.eui, usage, key)
-    tx.set_register(device.eui, _PENDING.format(usage=usage), _private_der(key).hex())
+    expect_certificate_for(tx, device, usage, key.public_key(), key)
     tx.log_security(device.eui, device.now, "key-pair-generated", f"new {usage} key pair, awaiting its certificate")
     return _encode(command, {"certificationRequest": request.public_bytes(serialization.Encoding.DER)})
 
 
 def update_device_certificate(device: Device, tx: Transaction, command: Command) -> bytes:
-    """CS02d: install the certificate for the pending key pair."""
+    """CS02d: install the certificate for the pending key pair (refusals in code order)."""
     der = _decode(command).value
     try:
         certificate = x509.load_der_x509_certificate(der)
+    except ValueError:
+        return _encode(command, INVALID_CERTIFICATE)
+    usage = pki.key_usage_of(certificate)
+    if usage is None:
+        return _encode(command, INVALID_KEY_USAGE)
+    try:
         info = pki.describe_certificate(certificate)
-    except (ValueError, CertificateError):
-        return _encode(command, 1)  # invalidCertificate
+    except CertificateError:
+        return _encode(command, INVALID_CERTIFICATE)
     if info.kind is not pki.CertificateKind.DEVICE or info.eui != device.eui:
-        return _encode(command, 2)  # wrongDeviceIdentity
-    pending = tx.register(device.eui, _PENDING.format(usage=info.usage))
+        return _encode(command, WRONG_DEVICE_IDENTITY)
+    pending = tx.register(device.eui, _PENDING.format(usage=usage))
     if pending is None:
-        return _encode(command, 4)  # noCorrespondingKeyPairGenerated
-    key = serialization.load_der_private_key(bytes.fromhex(pending), password=None)
-    if certificate.public_key() != key.public_key():
-        return _encode(command, 5)  # wrongPublicKey
-    device.replace_credential(tx, info.usage, key, certificate)  # type: ignore[arg-type]
-    tx.set_register(device.eui, _PENDING.format(usage=info.usage), None)
-    tx.log_security(device.eui, device.now, "device-certificate-replaced", f"{info.usage} certificate installed")
-    return _encode(command, 0)  # success
+        return _encode(command, NO_KEY_PAIR)
+    public = certificate.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    if public.hex() != pending["public"]:
+        return _encode(command, WRONG_PUBLIC_KEY)
+    key = None if pending["private"] is None else serialization.load_der_private_key(bytes.fromhex(pending["private"]), None)
+    device.replace_credential(tx, usage, key, certificate)  # type: ignore[arg-type]
+    tx.set_register(device.eui, _PENDING.format(usage=usage), None)
+    tx.log_security(device.eui, device.now, "device-certificate-replaced", f"{usage} certificate installed")
+    return _encode(command, SUCCESS)
 
 
 def provide_device_certificate(device: Device, tx: Transaction, command: Command) -> bytes:
-    """CS02e: the device's current certificate for the usage asked."""
+    """CS02e: the device's current certificate for the usage asked. A device whose
+    certificate store fails (``der_faults``) says so."""
     usage = _requested_usage(_decode(command))
     if usage is None:
         return _encode(command, {"responseCode": "invalidKeyUsage"})
+    if has_der_fault(tx, device, command.use_case.name, usage):
+        return _encode(command, {"responseCode": "certificateRetrievalFailure"})
     certificate = device.credentials.ds_certificate if usage == "ds" else device.credentials.ka_certificate
     if certificate is None:
         return _encode(command, {"responseCode": "noCertificateHeld"})
@@ -339,7 +460,7 @@ def _private_der(key: ec.EllipticCurvePrivateKey) -> bytes:
     return key.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
 
 
-FUTURE_EXECUTORS["CS02b"] = _run_deferred_update
+FUTURE_EXECUTORS["CS02b"] = FUTURE_EXECUTORS["CS02g"] = _run_deferred_update
 
 # Every device type shares these; device executors look them up by use-case name.
 CREDENTIAL_USE_CASES = {
@@ -348,4 +469,6 @@ CREDENTIAL_USE_CASES = {
     "CS02c": issue_security_credentials,
     "CS02d": update_device_certificate,
     "CS02e": provide_device_certificate,
+    "CS02f": provide_security_credential_details,
+    "CS02g": update_security_credentials,
 }

@@ -10,22 +10,23 @@ in ``emulator/devices/<type>.py``.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from gbcs.crypto import PrivateKey
+from gbcs.errors import CertificateError
 from gbcs.keystore import InMemoryKeyStore, KeyStore, KeyUsage
-from gbcs.pki import device_type_name, parse_device_type
+from gbcs.pki import describe_certificate, device_type_name, parse_device_type
 from gbcs.types import EUI64, DeviceType, Role
 
 from ..clock import Clock
 from ..store import Store, Transaction
 from .lifecycle import Event, next_state
 
-__all__ = ["CELL_ROLES", "Credentials", "Device", "Identity", "TrustAnchorCell", "cells_from_keystore"]
+__all__ = ["CELL_ROLES", "TOP_UP_CELL_ROLES", "Credentials", "Device", "Identity", "TrustAnchorCell", "cells_from_keystore"]
 
 _METER_CELLS = frozenset({Role.ROOT, Role.RECOVERY, Role.SUPPLIER, Role.NETWORK_OPERATOR,
                           Role.ACCESS_CONTROL_BROKER, Role.TRANSITIONAL_CHANGE_OF_SUPPLIER})  # fmt: skip
@@ -44,6 +45,21 @@ CELL_ROLES: dict[DeviceType, frozenset[Role]] = {
                                   Role.TRANSITIONAL_CHANGE_OF_SUPPLIER}),  # fmt: skip
     DeviceType.IHD: frozenset(),  # HAN only: no remote party addresses a display
 }
+# The roles whose prepayment top-up cell (a second key-agreement certificate, for UTRNs: primer
+# §8.7) each device type holds. RTDS replaces the supplier's on the ESME and the GPF (CS02b
+# supplierBySupplier and its hand-over: cellUsage prePaymentTopUp) and reports the ESME's in
+# CS02f; the GSME, which takes UTRNs (CS01b), is ours by analogy.
+TOP_UP_CELL_ROLES: dict[DeviceType, frozenset[Role]] = {
+    DeviceType.ESME: frozenset({Role.SUPPLIER}),
+    DeviceType.GSME: frozenset({Role.SUPPLIER}),
+    DeviceType.GPF: frozenset({Role.SUPPLIER}),
+}
+# The store's trust anchor table has no column for a top-up cell: its certificate is kept with
+# the device's security credentials under this usage name, which a reset for redeployment
+# keeps too. The running firmware version, once CS06 changed it, is a register (a reset
+# erases registers: the store has no other place for it yet).
+_TOP_UP = "top-up-cell.{role}"
+_FIRMWARE_VERSION = "firmware.version"
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,12 +91,15 @@ class Identity:
 @dataclass(frozen=True, slots=True)
 class TrustAnchorCell:
     """A remote party the device trusts for one role: its entity identifier and certificates
-    (GBCS keeps a digital-signature key for every role, a key-agreement key for some)."""
+    (GBCS keeps a digital-signature key for every role, a key-agreement key for some, and for
+    the supplier a prepayment top-up key-agreement key, ``top_up``, where the device type
+    holds that cell: ``TOP_UP_CELL_ROLES``)."""
 
     role: Role
     party: EUI64
     ds: x509.Certificate | None = None
     ka: x509.Certificate | None = None
+    top_up: x509.Certificate | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,7 +131,8 @@ def cells_from_keystore(keystore: KeyStore, parties: dict[Role, bytes] | None = 
             party = candidates[0]
         eui = EUI64(party)
         cells[role] = TrustAnchorCell(role, eui, keystore.certificate(eui, KeyUsage.DS),
-                                      keystore.certificate(eui, KeyUsage.KA))  # fmt: skip
+                                      keystore.certificate(eui, KeyUsage.KA),
+                                      keystore.certificate(eui, KeyUsage.PREPAYMENT_KA))  # fmt: skip
     return cells
 
 
@@ -170,13 +190,15 @@ class Device:
                cells: dict[Role, TrustAnchorCell], *, lifecycle: str = "pre-installed",
                peer_private_keys: KeyStore | None = None) -> Device:  # fmt: skip
         """Persist a new device and return it. Cells of roles its type does not hold
-        (``CELL_ROLES``) are left out."""
-        cells = {role: cell for role, cell in cells.items() if role in CELL_ROLES[identity.device_type]}
+        (``CELL_ROLES``, ``TOP_UP_CELL_ROLES``) are left out."""
+        top_up_roles = TOP_UP_CELL_ROLES.get(identity.device_type, frozenset())
+        cells = {role: cell if role in top_up_roles else replace(cell, top_up=None)
+                 for role, cell in cells.items() if role in CELL_ROLES[identity.device_type]}  # fmt: skip
         with store.transaction() as tx:
             tx.add_device(identity.eui, device_type_name(identity.device_type), identity.to_json(), lifecycle)
             _save_credentials(tx, identity.eui, credentials)
             for cell in cells.values():
-                tx.set_trust_anchor(identity.eui, cell.role, cell.party, _der(cell.ds), _der(cell.ka))
+                _save_cell(tx, identity.eui, cell)
         return cls(identity, store, clock, credentials, dict(cells), lifecycle, peer_private_keys)
 
     @classmethod
@@ -194,8 +216,13 @@ class Device:
         device_type, identity_json, lifecycle = row
         identity = Identity(eui, parse_device_type(device_type), **identity_json)
         credentials = _load_credentials(read, eui)
-        cells = {Role(role): TrustAnchorCell(Role(role), party, _certificate(ds), _certificate(ka))
+        top_ups = read.credentials(eui)
+        cells = {Role(role): TrustAnchorCell(Role(role), party, _certificate(ds), _certificate(ka),
+                                             _certificate(top_ups.get(_TOP_UP.format(role=role), (None, None))[1]))
                  for role, party, ds, ka in read.trust_anchors(eui)}  # fmt: skip
+        version = read.register(eui, _FIRMWARE_VERSION)
+        if version is not None:
+            identity = replace(identity, firmware_version=version)
         device = cls(identity, store, clock, credentials, cells, lifecycle, peer_private_keys)
         device.clock_offset = timedelta(seconds=read.register(eui, "clock.offset_seconds", 0))
         return device
@@ -205,16 +232,20 @@ class Device:
         rolled back, what this object holds in memory may be ahead of what was committed."""
         fresh = Device.load(self.store, self.clock, self.eui)
         self.cells, self.credentials, self.lifecycle = fresh.cells, fresh.credentials, fresh.lifecycle
+        self.identity = fresh.identity
         self.clock_offset = fresh.clock_offset
         self._keystore = None
         self.changed_in_memory = False
 
     def cell_of(self, party: bytes) -> TrustAnchorCell | None:
-        """The cell that holds ``party``, if any."""
-        for cell in self.cells.values():
-            if cell.party == party:
+        """The cell that holds ``party``, if any. A party in several cells acts in the role its
+        certificate names: at hand-over the Access Control Broker also holds the supplier's
+        and network operator's cells (RTDS 6.21), yet remains the ACB."""
+        holding = [cell for cell in self.cells.values() if cell.party == party]
+        for cell in holding:
+            if cell.ds is not None and _certificate_role(cell.ds) is cell.role:
                 return cell
-        return None
+        return holding[0] if holding else None
 
     def keystore(self) -> InMemoryKeyStore:
         """The device's own keys and its cells' public keys, for the codec's checks."""
@@ -247,7 +278,7 @@ class Device:
         return keystore
 
     def replace_cell(self, tx: Transaction, cell: TrustAnchorCell) -> None:
-        tx.set_trust_anchor(self.eui, cell.role, cell.party, _der(cell.ds), _der(cell.ka))
+        _save_cell(tx, self.eui, cell)
         self.cells[cell.role] = cell
         self._keystore = None
         self.changed_in_memory = True
@@ -260,6 +291,13 @@ class Device:
         else:
             self.credentials = Credentials(self.credentials.ds_key, key, self.credentials.ds_certificate, certificate)
         self._keystore = None
+        self.changed_in_memory = True
+
+    def set_firmware_version(self, tx: Transaction, version: str) -> None:
+        """Run firmware ``version`` from now on (CS06 activated it; durable with ``tx``)."""
+        tx.set_register(self.eui, _FIRMWARE_VERSION, version)
+        tx.log_event(self.eui, self.now, "firmware-activated", f"{self.identity.firmware_version} -> {version}")
+        self.identity = replace(self.identity, firmware_version=version)
         self.changed_in_memory = True
 
     def transition(self, tx: Transaction, event: Event) -> None:
@@ -281,6 +319,18 @@ class Device:
 
 def _der(certificate: x509.Certificate | None) -> bytes | None:
     return None if certificate is None else certificate.public_bytes(serialization.Encoding.DER)
+
+
+def _certificate_role(certificate: x509.Certificate) -> Role | None:
+    try:
+        return describe_certificate(certificate).role
+    except CertificateError:
+        return None
+
+
+def _save_cell(tx: Transaction, eui: EUI64, cell: TrustAnchorCell) -> None:
+    tx.set_trust_anchor(eui, cell.role, cell.party, _der(cell.ds), _der(cell.ka))
+    tx.set_credential(eui, _TOP_UP.format(role=int(cell.role)), None, _der(cell.top_up))
 
 
 def _certificate(der: bytes | None) -> x509.Certificate | None:

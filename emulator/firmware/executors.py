@@ -1,7 +1,7 @@
 """How a device type turns an accepted command into its response: one executor per type.
 
-Every device type shares the ASN.1 DER use cases (security credentials, joins); a DLMS COSEM
-device (CHF, ESME) also serves Access-Requests from its objects. GBZ use cases (the GSME's
+Every device type shares the ASN.1 DER use cases (security credentials, joins, firmware
+activation); a DLMS COSEM device (CHF, ESME) also serves Access-Requests from its objects. GBZ use cases (the GSME's
 and GPF's ZCL) and everything else a type does not serve yet are refused as ``Unsupported``,
 which the event log records and ``smets-emu replay`` reports.
 """
@@ -16,11 +16,12 @@ from .command import Command, Executor
 from .cosem import CosemObject, execute_access_request
 from .credentials import CREDENTIAL_USE_CASES
 from .device import Device
+from .firmware_image import FIRMWARE_USE_CASES
 from .joins import JOIN_USE_CASES, read_firmware_version
 
 __all__ = ["SHARED_USE_CASES", "device_executor"]
 
-SHARED_USE_CASES = {**CREDENTIAL_USE_CASES, **JOIN_USE_CASES, "CS08": read_firmware_version}
+SHARED_USE_CASES = {**CREDENTIAL_USE_CASES, **JOIN_USE_CASES, **FIRMWARE_USE_CASES, "CS08": read_firmware_version}
 
 
 def device_executor(device_name: str, objects: list[CosemObject] | None = None,
@@ -32,7 +33,7 @@ def device_executor(device_name: str, objects: list[CosemObject] | None = None,
     def execute(device: Device, tx: Transaction, command: Command) -> bytes:
         case = command.use_case
         if case.payload is PayloadKind.DLMS and objects is not None:
-            return execute_access_request(device, tx, command.frame.content, objects)
+            return execute_access_request(device, tx, command, objects)
         if case.payload is PayloadKind.GBZ and gbz is not None:
             return gbz(device, tx, command)
         if own is not None and case.name in own:

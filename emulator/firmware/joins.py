@@ -16,7 +16,10 @@ The rules, from RTDS's success and error cases (our reading where RTDS shows one
 * An entry for the same EUI-64 with another device type is ``incompatibleWithExistingEntry``
   (CS03A1's ERROR case); a log already holding ``DEVICE_LOG_SIZE`` others is
   ``deviceLogFull``.
-* CS04 removes an entry (``notInDeviceLog`` if absent); CS07 lists them.
+* CS04 removes an entry (``notInDeviceLog`` if absent); CS07 lists them (``readFailure``
+  where the log cannot be read: a device fault, ``der_faults``).
+* GCS59 restores a GPF's log from its backup (GCS62's entries, after a hub replacement):
+  each entry is added as a join is, with a join result of its own.
 
 Key establishment (CBKE) between the two devices is not modelled: an entry stands for a
 completed join.
@@ -35,12 +38,13 @@ from gbcs.types import EUI64, Cra, DeviceType
 
 from ..errors import BadContent
 from ..store import Transaction
+from .der_faults import has_der_fault
 from .device import Device
 
 if TYPE_CHECKING:  # the command path checks HAN peers against the device log kept here
     from .command import Command
 
-__all__ = ["DEVICE_LOG_SIZE", "JOIN_USE_CASES", "han_device_log"]
+__all__ = ["DEVICE_LOG_SIZE", "JOIN_USE_CASES", "add_to_log", "han_device_log"]
 
 DEVICE_LOG_SIZE = 6  # entries a device log holds (we chose; GBCS sets it per device type)
 _LOG = "han.device_log"
@@ -48,6 +52,8 @@ METHOD_A_INITIATOR, METHOD_A_RESPONDER, METHOD_B, METHOD_C = 0, 1, 2, 3
 _METHOD_OF = {"CS03A1": METHOD_A_INITIATOR, "CS03A2": METHOD_A_RESPONDER, "CS03B": METHOD_B, "CS03C": METHOD_C}
 SUCCESS, WRONG_CODE, WRONG_METHOD, INCOMPATIBLE, LOG_FULL, BAD_CERTIFICATE = 0, 1, 2, 3, 4, 11
 NOT_IN_DEVICE_LOG = 1
+READ_FAILURE = 1
+RESTORED = None  # an entry GCS59 restored: the method of its original join is not in the backup
 
 
 def han_device_log(tx: Transaction, device: Device) -> list[dict[str, Any]]:
@@ -84,17 +90,25 @@ def join(device: Device, tx: Transaction, command: Command) -> bytes:
         certificate = _other_certificate(certificate_node)
         if certificate is None:
             return _answer(command, BAD_CERTIFICATE)
+    result = add_to_log(tx, device, other, other_type, method, certificate)
+    if result == SUCCESS:
+        tx.log_event(device.eui, device.now, "joined", f"{other} (type {other_type}) by method {method}")
+    return _answer(command, result)
+
+
+def add_to_log(tx: Transaction, device: Device, other: EUI64, other_type: int, method: int | None,
+               certificate: bytes | None = None) -> int:  # fmt: skip
+    """Add (or renew) ``other``'s entry; the join result: success, or why not."""
     entries = han_device_log(tx, device)
     existing = next((entry for entry in entries if entry["eui"] == str(other)), None)
     if existing is not None and existing["device_type"] != other_type:
-        return _answer(command, INCOMPATIBLE)
+        return INCOMPATIBLE
     if existing is None and len(entries) >= DEVICE_LOG_SIZE:
-        return _answer(command, LOG_FULL)
+        return LOG_FULL
     entry = {"eui": str(other), "device_type": other_type, "method": method,
              "ka_certificate": None if certificate is None else certificate.hex()}  # fmt: skip
     tx.set_register(device.eui, _LOG, [item for item in entries if item["eui"] != str(other)] + [entry])
-    tx.log_event(device.eui, device.now, "joined", f"{other} (type {other_type}) by method {method}")
-    return _answer(command, SUCCESS)
+    return SUCCESS
 
 
 def _other_certificate(node: Any) -> bytes | None:
@@ -123,12 +137,25 @@ def unjoin(device: Device, tx: Transaction, command: Command) -> bytes:
 
 def read_join_details(device: Device, tx: Transaction, command: Command) -> bytes:
     """CS07: the device log."""
+    if has_der_fault(tx, device, command.use_case.name):
+        return _answer(command, {"responseCode": READ_FAILURE})
     entries = [{"deviceId": bytes(EUI64(entry["eui"])), "deviceType": entry["device_type"]} for entry in han_device_log(tx, device)]
     return _answer(command, {"responseCode": 0, "deviceLogEntries": entries})
 
 
+def restore_device_log(device: Device, tx: Transaction, command: Command) -> bytes:
+    """GCS59: add each entry of the backup to the GPF's device log, each with its result."""
+    outcomes = []
+    for node in _payload(command).child("deviceLogEntries").value:
+        other, other_type = EUI64(node.child("deviceId").value), node.child("deviceType").value
+        result = add_to_log(tx, device, other, other_type, RESTORED)
+        outcomes.append({"deviceLogEntry": {"deviceId": bytes(other), "deviceType": other_type}, "joinResponseCode": result})
+    tx.log_event(device.eui, device.now, "device-log-restored", f"{len(outcomes)} entries")
+    return _answer(command, {"restoreOutcomes": outcomes})
+
+
 JOIN_USE_CASES = {"CS03A1": join, "CS03A2": join, "CS03B": join, "CS03C": join,
-                  "CS04AC": unjoin, "CS04B": unjoin, "CS07": read_join_details}  # fmt: skip
+                  "CS04AC": unjoin, "CS04B": unjoin, "CS07": read_join_details, "GCS59": restore_device_log}  # fmt: skip
 
 
 def read_firmware_version(device: Device, tx: Transaction, command: Command) -> bytes:

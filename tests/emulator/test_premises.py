@@ -114,16 +114,15 @@ def test_a_meter_out_of_range_gets_nothing_and_the_hub_logs_it(pki: PkiStore, pr
 
 
 def test_the_sleepy_gas_meter_hears_only_when_it_wakes(pki: PkiStore, premises: Premises) -> None:
-    def heard() -> list[str]:
-        return [entry.event for entry in premises.store.read().event_log(GSME) if entry.event != "lifecycle"]
+    def answered() -> list[gbcs.Frame]:
+        return [gbcs.decode(frame) for _, frame in premises.wan_outbox() if gbcs.decode(frame).originator == GSME]
 
     premises.send(read_identity(pki, GSME, 3000, GCS21E))
     premises.clock.advance(timedelta(minutes=1))
-    assert heard() == []
+    assert answered() == []
     premises.clock.advance(CONFIG.gsme_wake_interval)
-    # It heard the command on waking. Its use cases come with the meters' firmware; until
-    # then it refuses this one as not served, which its event log records.
-    assert heard() == ["unsupported"]
+    # It heard the command on waking, and its answer (GCS21e's read) went out.
+    assert [frame.originator_counter for frame in answered()] == [3000]
 
 
 def test_a_restart_loses_nothing(pki: PkiStore, tmp_path: Path) -> None:

@@ -110,7 +110,7 @@ def ppmid_command(store: PkiStore, counter: int, *, mac_key_of: EUI64 = PPMID) -
 
 
 def test_a_joined_ppmid_commands_the_gsme_over_the_han(store: PkiStore, tmp_path: Path) -> None:
-    from emulator.errors import BadMac, Unsupported, UntrustedOriginator
+    from emulator.errors import BadMac, UntrustedOriginator
 
     gsme, head_end = device(store, GSME, tmp_path), HeadEnd(store.keystore())
     # Not joined: a stranger.
@@ -120,5 +120,5 @@ def test_a_joined_ppmid_commands_the_gsme_over_the_han(store: PkiStore, tmp_path
     # Joined: its MAC checks with its own key-agreement certificate; a MAC from another key does not.
     assert isinstance(process_command(gsme, ppmid_command(store, 2, mac_key_of=ESME)).rejection, BadMac)
     outcome = process_command(gsme, ppmid_command(store, 3))
-    # Authenticated and fresh; the GSME's ZCL prepayment use cases come with the meters' firmware.
-    assert isinstance(outcome.rejection, Unsupported), outcome.rejection
+    # Authenticated and fresh: the GSME executes RTDS's PCS02 component and answers it.
+    assert outcome.accepted, outcome.rejection

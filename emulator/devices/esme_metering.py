@@ -1,0 +1,389 @@
+"""What the electricity meter measures, and the COSEM objects that read it.
+
+Every reading comes from the load model (``load_model.py``) of the meter's configuration, so
+energy registers, half-hourly profiles, daily logs and billing snapshots agree: a half-hour
+profile summed over a day is that day's consumption, and a register is the sum of every
+half-hour since the meter started metering. Nothing is stored but the configuration: a log
+is computed when it is read, for the range asked.
+
+Configuration (register ``esme.metering``): the elements (``single``, ``twin`` — a primary and
+a secondary element on one meter — or ``polyphase``), the load model's seed, whether the
+premises generates, and when metering began. Until configured, a meter's seed comes from its
+EUI-64 and it has been metering for two years (the daily consumption log's 731 days) when
+first read: a meter met in service, not one fresh from the factory.
+
+Tariff registers: every unit is counted at the first time-of-use rate and first price block
+(the switching tables a supplier sets are kept, but units are not yet split by them).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+from gbcs.dlms import Data, DataType, TypeDescription
+
+from ..firmware.cosem import (
+    OBJECT_UNDEFINED,
+    OTHER_REASON,
+    AccessFailure,
+    CosemObject,
+    expect,
+    range_selection,
+    seconds_since_2000,
+)
+from ..firmware.device import Device
+from ..store import Transaction
+from .load_model import SLOT_SECONDS, SLOTS_PER_DAY, LoadModel, slot_of
+
+__all__ = ["ELEMENTS", "Metering", "MeteringProfile", "MeteringRegister", "RecordLog", "RegisterCollection",
+           "SnapshotLog", "capture_times", "configure_metering", "metering", "record", "tariff_registers"]
+
+ELEMENTS = ("single", "twin", "polyphase")
+_CONFIG = "esme.metering"
+_HISTORY = timedelta(days=731)
+_EPOCH_2000 = datetime(2000, 1, 1, tzinfo=timezone.utc)
+_U32, _I32 = DataType.UINT32, DataType.INT32
+TOU_RATES, BLOCKS, BLOCK_RATES, SECONDARY_RATES = 48, 4, 8, 4
+
+
+def configure_metering(tx: Transaction, device: Device, *, elements: str = "single", seed: int | None = None,
+                       generation: bool = False, since: datetime | None = None) -> None:  # fmt: skip
+    """Set what the meter measures (a premises does this at installation; replay, for the
+    meter RTDS recorded). ``since``: when metering began (default: two years before now)."""
+    if elements not in ELEMENTS:
+        raise ValueError(f"elements must be one of {', '.join(ELEMENTS)}, not {elements!r}")
+    tx.set_register(device.eui, _CONFIG, {
+        "elements": elements, "seed": int.from_bytes(device.eui, "big") if seed is None else seed,
+        "generation": generation, "since": (since or device.now - _HISTORY).isoformat()})  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Metering:
+    """A meter's configuration and its load models, with the readings they give."""
+
+    elements: str
+    primary: LoadModel
+    secondary: LoadModel | None
+    since: int  # the first half-hour metered
+
+    @property
+    def twin(self) -> bool:
+        return self.secondary is not None
+
+    def _upto(self, at: datetime, between: Callable[[int, int], int], per_slot: Callable[[int], int]) -> int:
+        """A register at ``at``: the whole half-hours since metering began, and the part of the
+        current one elapsed (a register counts continuously)."""
+        slot = slot_of(at)
+        if slot < self.since:
+            return 0
+        elapsed = int((at - _slot_time(slot)).total_seconds())
+        return between(self.since, slot) + per_slot(slot) * elapsed // SLOT_SECONDS
+
+    def active_import(self, at: datetime, *, secondary: bool = False) -> int:
+        model = self.secondary if secondary else self.primary
+        if model is None:
+            return 0
+        return self._upto(at, model.import_between, model.import_wh)
+
+    def active_export(self, at: datetime) -> int:
+        return self._upto(at, self.primary.export_between, self.primary.export_wh)
+
+    def reactive_import(self, at: datetime) -> int:
+        return self._upto(at, self.primary.reactive_import_between, self.primary.reactive_import_varh)
+
+    def reactive_export(self, at: datetime) -> int:
+        return self._upto(at, self.primary.reactive_export_between, self.primary.reactive_export_varh)
+
+    def half_hour(self, end: datetime, quantity: str, *, secondary: bool = False) -> int:
+        """The energy of the half-hour ending at ``end``."""
+        slot = slot_of(end) - 1
+        model = self.secondary if secondary else self.primary
+        if slot < self.since or model is None:
+            return 0
+        return getattr(model, quantity)(slot)
+
+    def day(self, end: datetime) -> int:
+        """The active import of the day ending at ``end`` (midnight)."""
+        last = slot_of(end)
+        return self.primary.import_between(max(self.since, last - SLOTS_PER_DAY), last) if last > self.since else 0
+
+    def average_voltage(self, end: datetime, phase: int) -> int:
+        """The average RMS voltage (V) of the period ending at ``end``: 230 V ± 6."""
+        slot = slot_of(end)
+        return 224 + (self.primary.day_factor(slot // SLOTS_PER_DAY + 7 * phase) + slot % 5) % 13
+
+
+def metering(tx: Transaction, device: Device) -> Metering:
+    """The meter's ``Metering`` (configured with its defaults on first use)."""
+    config = tx.register(device.eui, _CONFIG)
+    if config is None:
+        configure_metering(tx, device)
+        config = tx.register(device.eui, _CONFIG)
+    seed = config["seed"]
+    return Metering(config["elements"], LoadModel(seed, generation=config["generation"]),
+                    LoadModel(seed + 1) if config["elements"] == "twin" else None,
+                    slot_of(datetime.fromisoformat(config["since"])))  # fmt: skip
+
+
+def _slot_time(slot: int) -> datetime:
+    return datetime(1970, 1, 1, tzinfo=timezone.utc) + timedelta(seconds=slot * SLOT_SECONDS)
+
+
+def u32(value: int) -> Data:
+    return Data.integer(_U32, min(max(value, 0), 2**32 - 1))
+
+
+def i32(value: int) -> Data:
+    return Data.integer(_I32, max(min(value, 2**31 - 1), -(2**31)))
+
+
+def description_of(value: Data) -> TypeDescription:
+    """The compact-array type description of a row like ``value``."""
+    if value.type is DataType.STRUCTURE:
+        return TypeDescription(DataType.STRUCTURE, members=tuple(description_of(member) for member in value.value))
+    if value.type is DataType.ARRAY:
+        return TypeDescription(DataType.ARRAY, count=len(value.value), members=(description_of(value.value[0]),))
+    return TypeDescription(value.type)
+
+
+def compact(template: Data, rows: list[Data]) -> Data:
+    return Data(DataType.COMPACT_ARRAY, (description_of(template), tuple(rows)))
+
+
+# -- registers -------------------------------------------------------------------------------
+
+
+def tariff_registers(meter: Metering, at: datetime) -> tuple[Data, ...]:
+    """The TOU registers (48) and the block registers (4 blocks of 8 rates), and on a twin
+    meter the secondary element's 4 TOU registers, at ``at`` — all units at rate 1, block 1."""
+    total = meter.active_import(at)
+    tou = Data.array(u32(total), *(u32(0) for _ in range(TOU_RATES - 1)))
+    blocks = [Data.array(u32(total if block == 0 else 0), *(u32(0) for _ in range(BLOCK_RATES - 1)))
+              for block in range(BLOCKS)]  # fmt: skip
+    if meter.twin:
+        secondary = Data.array(u32(meter.active_import(at, secondary=True)), *(u32(0) for _ in range(SECONDARY_RATES - 1)))
+        return (tou, secondary, *blocks)
+    return (tou, *blocks)
+
+
+_WH, _VARH = 30, 32  # DLMS units
+
+
+@dataclass
+class MeteringRegister(CosemObject):
+    """A register (class 3) read from the load model: value and scaler-unit (10^0 Wh/varh)."""
+
+    quantity: str = "active_import"  # a Metering reading
+
+    def get(self, device: Device, tx: Transaction, attribute: int, selection: Data | None) -> Data:
+        if attribute == 2:
+            return u32(getattr(metering(tx, device), self.quantity)(device.now))
+        if attribute == 3:
+            unit = _VARH if self.quantity.startswith("reactive") else _WH
+            return Data.structure(Data.integer(DataType.INT8, 0), Data.integer(DataType.ENUM, unit))
+        return super().get(device, tx, attribute, selection)
+
+
+@dataclass
+class RegisterCollection(CosemObject):
+    """GBCS's register collections (class 1), read only through a protected read: the import
+    registers (``"import"``), the TOU registers (``"tou"``) and the TOU-block registers
+    (``"blocks"``)."""
+
+    collection: str = "import"
+
+    def get(self, device: Device, tx: Transaction, attribute: int, selection: Data | None) -> Data:
+        if attribute != 2:
+            return super().get(device, tx, attribute, selection)
+        meter, now = metering(tx, device), device.now
+        if self.collection == "import":
+            members = [u32(meter.active_import(now)), _scaler(_WH), u32(meter.reactive_import(now)), _scaler(_VARH)]
+            if meter.twin:
+                members.append(u32(meter.active_import(now, secondary=True)))
+            return Data.structure(*members)
+        registers = tariff_registers(meter, now)
+        if self.collection == "tou":
+            return Data.structure(*registers[:2 if meter.twin else 1])
+        # TOU-with-blocks: 8 rates of 8 blocks, as RTDS reads them
+        return Data.structure(Data.array(u32(meter.active_import(now)), *(u32(0) for _ in range(8 * 8 - 1))))
+
+
+def _scaler(unit: int) -> Data:
+    return Data.structure(Data.integer(DataType.INT8, 0), Data.integer(DataType.ENUM, unit))
+
+
+# -- profiles and logs -----------------------------------------------------------------------
+
+_PERIODS = {"half-hour": timedelta(minutes=30), "hour": timedelta(hours=1), "day": timedelta(days=1)}
+
+
+def capture_times(period: timedelta | str, start: datetime, end: datetime) -> list[datetime]:
+    """The capture times of a profile in [start, end]: multiples of ``period`` since 2000 UTC
+    (half-hours, days …), or with ``"month"`` the first of each month at midnight."""
+    times = []
+    if period == "month":
+        moment = datetime(start.year, start.month, 1, tzinfo=timezone.utc)
+        while moment <= end:
+            if moment >= start:
+                times.append(moment)
+            moment = datetime(moment.year + moment.month // 12, moment.month % 12 + 1, 1, tzinfo=timezone.utc)
+        return times
+    step = _PERIODS[period] if isinstance(period, str) else period
+    seconds = int(step.total_seconds())
+    first = -(-int((start - _EPOCH_2000).total_seconds()) // seconds) * seconds
+    moment = _EPOCH_2000 + timedelta(seconds=first)
+    while moment <= end:
+        times.append(moment)
+        moment += step
+    return times
+
+
+MAX_ROWS = 20_000  # the longest log: 13 months of half-hours (a short capture period keeps the latest)
+Row = Callable[[Metering, Transaction, Device, datetime], Data]
+
+
+@dataclass
+class MeteringProfile(CosemObject):
+    """A profile generic (class 7) whose rows are computed from the load model at each
+    capture time in the range read (selector 1: from/to as seconds since 2000 UTC), up to
+    the meter's clock and no earlier than metering began or the log's capacity.
+    ``polyphase``: the object exists only on a polyphase meter (phases 2 and 3)."""
+
+    period: str = "half-hour"
+    row: Row | None = None
+    capacity: timedelta = timedelta(days=731)
+    polyphase: bool = False
+
+    def get(self, device: Device, tx: Transaction, attribute: int, selection: Data | None) -> Data:
+        meter = metering(tx, device)
+        if self.polyphase and meter.elements != "polyphase":
+            raise AccessFailure(OBJECT_UNDEFINED, "a single-phase meter has no phase 2 or 3")
+        if attribute == 4:
+            return u32(self._period(device, tx))
+        if attribute != 2 or self.row is None:
+            return super().get(device, tx, attribute, selection)
+        first, last = range_selection(selection)
+        now = device.now
+        start = max(_EPOCH_2000 + timedelta(seconds=first), now - self.capacity, _slot_time(meter.since))
+        end = min(_EPOCH_2000 + timedelta(seconds=last), now)
+        period = "month" if self.period == "month" else timedelta(seconds=self._period(device, tx))
+        moments = capture_times(period, start, end)[-MAX_ROWS:]
+        return compact(self.row(meter, tx, device, now), [self.row(meter, tx, device, moment) for moment in moments])
+
+    def set(self, device: Device, tx: Transaction, attribute: int, value: Data) -> None:
+        """The capture period (attribute 4, seconds) of a periodic profile is settable (ECS29a's
+        average RMS voltage measurement period), up to a day."""
+        if attribute != 4 or self.period == "month":
+            return super().set(device, tx, attribute, value)
+        seconds = expect(value, DataType.UINT32).value
+        if not 1 <= seconds <= 86400:
+            raise AccessFailure(OTHER_REASON, f"a capture period of {seconds} s is not between 1 s and a day")
+        tx.set_register(device.eui, f"cosem.7.{self.instance}.capture_period", seconds)
+
+    def _period(self, device: Device, tx: Transaction) -> int:
+        default = int(_PERIODS.get(self.period, timedelta(days=31)).total_seconds())
+        return tx.register(device.eui, f"cosem.7.{self.instance}.capture_period", default)
+
+
+@dataclass
+class RecordLog(CosemObject):
+    """A profile generic (class 7) of events the meter records as they happen (boost button
+    presses, ALCS switching, debt payments): rows kept in a register, read by date range."""
+
+    register: str = ""
+    columns: tuple[DataType, ...] = (_U32, _U32)
+
+    def get(self, device: Device, tx: Transaction, attribute: int, selection: Data | None) -> Data:
+        if attribute != 2:
+            return super().get(device, tx, attribute, selection)
+        first, last = range_selection(selection)
+        rows = [Data.structure(*(Data.integer(kind, value) for kind, value in zip(self.columns, row, strict=True)))
+                for row in tx.register(device.eui, self.register, []) if first <= row[0] <= last]  # fmt: skip
+        template = Data.structure(*(Data.integer(kind, 0) for kind in self.columns))
+        return compact(template, rows)
+
+    def action(self, device: Device, tx: Transaction, method: int, parameter: Data) -> Data:
+        if method != 1:  # reset: the log is emptied
+            return super().action(device, tx, method, parameter)
+        tx.set_register(device.eui, self.register, [])
+        return Data.null()
+
+
+def record(tx: Transaction, device: Device, register: str, *values: int) -> None:
+    """Append a row (its first value: the time, seconds since 2000) to a ``RecordLog``."""
+    tx.set_register(device.eui, register, [*tx.register(device.eui, register, []), [seconds_since_2000(device.now), *values]])
+
+
+# The rows of each computed log.
+
+def _time(moment: datetime) -> Data:
+    return u32(seconds_since_2000(moment))
+
+
+def half_hour_import(meter: Metering, tx: Transaction, device: Device, end: datetime) -> Data:
+    members = [_time(end), u32(meter.half_hour(end, "import_wh"))]
+    if meter.twin:
+        members.append(u32(meter.half_hour(end, "import_wh", secondary=True)))
+    return Data.structure(*members)
+
+
+def half_hour_export(meter: Metering, tx: Transaction, device: Device, end: datetime) -> Data:
+    return Data.structure(_time(end), u32(meter.half_hour(end, "export_wh")), u32(meter.half_hour(end, "reactive_export_varh")))
+
+
+def daily_consumption(meter: Metering, tx: Transaction, device: Device, end: datetime) -> Data:
+    return Data.structure(_time(end), u32(meter.day(end)))
+
+
+def daily_export_read(meter: Metering, tx: Transaction, device: Device, end: datetime) -> Data:
+    return Data.structure(_time(end), u32(meter.active_export(end)))
+
+
+def tariff_snapshot(meter: Metering, tx: Transaction, device: Device, at: datetime) -> Data:
+    """Import register(s) and tariff registers at ``at`` (daily read log, billing data log)."""
+    registers = [_time(at), u32(meter.active_import(at))]
+    if meter.twin:
+        registers.append(u32(meter.active_import(at, secondary=True)))
+    return Data.structure(*registers, *tariff_registers(meter, at))
+
+
+def prepayment_snapshot(meter: Metering, tx: Transaction, device: Device, at: datetime) -> Data:
+    return Data.structure(_time(at), *prepayment_balances(tx, device))
+
+
+def change_snapshot(meter: Metering, tx: Transaction, device: Device, at: datetime) -> Data:
+    return Data.structure(*tariff_snapshot(meter, tx, device, at).value, *prepayment_balances(tx, device))
+
+
+def prepayment_balances(tx: Transaction, device: Device) -> tuple[Data, ...]:
+    """Meter balance, emergency credit balance, accumulated debt, payment-based debt and the
+    two time-based debts (int32, in the currency's 10^-5 units as GBCS's account objects)."""
+    from .esme_prepayment import balances  # the prepayment model reads the same registers
+
+    return tuple(i32(value) for value in balances(tx, device))
+
+
+def voltage_row(phase: int) -> Row:
+    def row(meter: Metering, tx: Transaction, device: Device, end: datetime) -> Data:
+        return Data.structure(_time(end), u32(meter.average_voltage(end, phase)))
+
+    return row
+
+
+@dataclass
+class SnapshotLog(MeteringProfile):
+    """A billing data log captured on events (a change of mode or tariff) rather than on a
+    calendar: the capture times are kept, the values computed for them."""
+
+    register: str = ""
+
+    def get(self, device: Device, tx: Transaction, attribute: int, selection: Data | None) -> Data:
+        if attribute != 2 or self.row is None:
+            return super().get(device, tx, attribute, selection)
+        meter = metering(tx, device)
+        first, last = range_selection(selection)
+        times = [_EPOCH_2000 + timedelta(seconds=at) for at in tx.register(device.eui, self.register, []) if first <= at <= last]
+        return compact(self.row(meter, tx, device, device.now), [self.row(meter, tx, device, at) for at in times])
+

@@ -1,0 +1,457 @@
+"""The GSME's answer to a GBZ command: one ZCL answer per component, in order.
+
+Theory of operation. A GBZ command is a list of ZCL commands (primer §7.3). The GSME takes
+them in order and answers each with a component of the same sequence number:
+
+* a global Read Attributes with a Read Attributes Response, a record per attribute in the
+  order asked (``gsme_attributes``; an attribute it does not hold: UNSUPPORTED_ATTRIBUTE);
+* a "get" with the ZSE response command built from its logs, or a Default Response
+  NOT_FOUND when no entry matches (RTDS GCS15e, CS10a/b, GCS21b NOT_FOUND);
+* an action with its ZSE response command, or a Default Response SUCCESS;
+* a command a remote party publishes (tariff, calendar, message …) is kept and acknowledged.
+
+A component that fails (a status other than SUCCESS, NOT_FOUND or UNSUPPORTED_ATTRIBUTE)
+stops the sequence: every later component is answered with a Default Response FAILURE for
+command FF (RTDS GCS04, GCS15b, GCS21e, GCS60 ERROR show it). Failures come from the device's
+own rules or from a fault a test lab injected (``inject_zcl_fault``).
+
+Where GBCS says a use case's response is encrypted (``UseCase.encrypted_response``), every
+component that carries data (not a Default Response) is sealed (primer §8.5).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import zigpy.types as t
+from zigpy.zcl import foundation
+
+from gbcs import crypto
+from gbcs.crypto import KdfUsage
+from gbcs.encryption import ENCRYPTED_SECURITY_CONTROL, seal
+from gbcs.errors import DecodeError, EncodeError
+from gbcs.gbz import (
+    ENCRYPTED,
+    LAST,
+    AttributeRecord,
+    DefaultResponse,
+    GbzComponent,
+    GbzPayload,
+    ReadAttributesResponse,
+    Sealed,
+    ZclCommand,
+    decode_gbz,
+    encode_gbz,
+)
+from gbcs.keystore import KeyUsage
+from gbcs.types import Cra
+from gbcs.zcl_se import COMMANDS
+from gbcs.zcl_se import Direction as ZclDirection
+
+from ..errors import BadContent, Unsupported
+from ..firmware.command import Command
+from ..firmware.device import Device
+from ..store import Transaction
+from . import gsme_logs as logs
+from .gsme_attributes import ATTRIBUTES, METERING, PREPAYMENT, GsmeState, set_attribute
+
+__all__ = ["ZCL_FAULTS", "answer_gbz", "inject_zcl_fault", "read_attributes"]
+
+Status = foundation.Status
+ZCL_FAULTS = "zcl.faults"  # register: {"<component index>[.<attribute id>]": ZCL status}
+_ABORTED = 0xFF  # the command id a Default Response names for a component not executed
+_EPOCH = datetime(2000, 1, 1, tzinfo=timezone.utc)
+_NOW, _NEVER = 0x00000000, 0xFFFFFFFF  # ZSE UTCTime: "now", and "cancel" in GBCS (primer §7.3)
+
+
+def inject_zcl_fault(tx: Transaction, device: Device, component: int, status: int, attribute: int | None = None) -> None:
+    """Make the ``component``-th ZCL command of the next GBZ command fail with ``status`` (a
+    ZCL failure status), or, with ``attribute``, that attribute's record in its read."""
+    faults = tx.register(device.eui, ZCL_FAULTS, {})
+    faults[str(component) if attribute is None else f"{component}.{attribute:04X}"] = status
+    tx.set_register(device.eui, ZCL_FAULTS, faults)
+
+
+class _Context:
+    """One GBZ command in execution: the device, its state, the faults, the time."""
+
+    def __init__(self, device: Device, tx: Transaction, command: Command, metering: dict[str, Any] | None) -> None:
+        self.device, self.tx, self.command = device, tx, command
+        self.state = GsmeState.load(tx, device, metering)
+        self.faults: dict[str, int] = tx.register(device.eui, ZCL_FAULTS, {})
+        self.now = device.now
+        apply_due_payment_mode(self.state, self.now)
+
+    def fault(self, index: int, attribute: int | None = None) -> int:
+        return self.faults.get(str(index) if attribute is None else f"{index}.{attribute:04X}", Status.SUCCESS)
+
+
+Answer = tuple[ZclCommand, int]  # a ZCL answer and its status (SUCCESS, NOT_FOUND or a failure)
+
+
+def answer_gbz(device: Device, tx: Transaction, command: Command, *, metering: dict[str, Any] | None = None) -> bytes:
+    """The GSME's response content to a GBZ command (module docstring).
+
+    Args:
+        metering: the consumption to answer from, where it is not the device's own register
+            (the GPF answers from its mirror of the GSME).
+
+    Raises:
+        BadContent: the payload is not a GBZ command.
+        Unsupported: a ZCL command the GSME does not model.
+    """
+    try:
+        payload = decode_gbz(command.frame.content, Cra.COMMAND, command.frame.other_information.message_code)
+    except DecodeError as error:
+        raise BadContent(f"payload: {error}") from None
+    if not isinstance(payload, GbzPayload) or not payload.components:
+        raise BadContent("not a GBZ command payload")
+    context = _Context(device, tx, command, metering)
+    answers: list[tuple[int, ZclCommand]] = []
+    failed = False
+    for index, component in enumerate(payload.components):
+        if component.is_encrypted:
+            raise Unsupported(f"{command.use_case.label}: an encrypted command component")
+        zcl = component.command
+        if failed:
+            answers.append((component.cluster_id, _default_response(zcl, _ABORTED, Status.FAILURE)))
+            continue
+        for answer, status in _execute(context, index, component):
+            answers.append((component.cluster_id, answer))
+            failed |= status not in (Status.SUCCESS, Status.NOT_FOUND)
+    context.state.save(tx)
+    return encode_gbz(GbzPayload(tuple(_component(context, cluster_id, answer, last=index == len(answers) - 1)
+                                       for index, (cluster_id, answer) in enumerate(answers))))  # fmt: skip
+
+
+def _execute(context: _Context, index: int, component: GbzComponent) -> list[Answer]:
+    zcl = component.command
+    if zcl.is_global:
+        if zcl.name != "read_attributes":
+            raise Unsupported(f"global ZCL command {zcl.command_id:02X} is not served by the GSME")
+        return [read_attributes(context.state, component.cluster_id, zcl, lambda a: context.fault(index, a))]
+    if zcl.name is None:
+        raise Unsupported(f"ZCL command {component.cluster_id:04X}/{zcl.command_id:02X} is not known")
+    status = context.fault(index)
+    if status != Status.SUCCESS:  # injected: the command is not executed
+        failure = _FAILURE_FORMS.get(zcl.name)
+        return [(failure(zcl) if failure else _default_response(zcl, zcl.command_id, status), status)]
+    handler = _HANDLERS.get(zcl.name)
+    if handler is not None:
+        return handler(context, component)
+    if zcl.direction is ZclDirection.SERVER_TO_CLIENT and zcl.name.startswith(_KEPT_PREFIXES):
+        # Published by a remote party: kept as sent (what the tariff model will read).
+        context.tx.set_register(context.device.eui, f"zcl.{component.cluster_id:04X}.{zcl.name}",
+                                {"at": context.now.isoformat(), "payload": context.command.frame.content.hex()})  # fmt: skip
+        return [(_default_response(zcl, zcl.command_id, Status.SUCCESS), Status.SUCCESS)]
+    raise Unsupported(f"{context.command.use_case.label}: {zcl.name} is not served by the GSME yet")
+
+
+_KEPT_PREFIXES = ("publish_", "display_message", "update_", "set_event_configuration", "request_new_password")
+
+
+def read_attributes(state: GsmeState, cluster_id: int, zcl: ZclCommand, fault: Callable[[int], int]) -> Answer:
+    """A Read Attributes Response: a record per attribute asked, in the order asked. The
+    status is the worst record's (UNSUPPORTED_ATTRIBUTE is an answer, not a failure)."""
+    records, worst = [], Status.SUCCESS
+    for attribute_id in zcl.value.attribute_ids:
+        definition = ATTRIBUTES.get((cluster_id, attribute_id))
+        status = fault(attribute_id)
+        if definition is None:
+            records.append(AttributeRecord(attribute_id, Status.UNSUPPORTED_ATTRIBUTE))
+        elif status != Status.SUCCESS:
+            records.append(AttributeRecord(attribute_id, status))
+            worst = status
+        else:
+            records.append(AttributeRecord(attribute_id, Status.SUCCESS, definition.type_id,
+                                           state.value(cluster_id, attribute_id)))  # fmt: skip
+    answer = ZclCommand(0x08, zcl.sequence, 0x01, "read_attributes_response", ReadAttributesResponse(records))
+    return answer, worst
+
+
+def _default_response(zcl: ZclCommand, command_id: int, status: int) -> ZclCommand:
+    # Sent the other way from the command it answers (RTDS: 08 after a client's command, 00
+    # after a server's publish).
+    frame_control = 0x00 if zcl.direction is ZclDirection.SERVER_TO_CLIENT else 0x08
+    return ZclCommand(frame_control, zcl.sequence, 0x0B, "default_response", DefaultResponse(command_id, status))
+
+
+def _response(cluster_id: int, zcl: ZclCommand, name: str, **fields: Any) -> ZclCommand:
+    """A ZSE response command from the meter (server to client, no default response wanted,
+    as RTDS's responses are framed: 19)."""
+    for (cluster, direction, command_id), definition in COMMANDS.items():
+        if cluster == cluster_id and definition.name == name and direction is ZclDirection.SERVER_TO_CLIENT:
+            return ZclCommand(0x19, zcl.sequence, command_id, name, definition.schema(**fields))
+    raise EncodeError(f"no ZSE command {name} in cluster {cluster_id:04X}")
+
+
+def _component(context: _Context, cluster_id: int, zcl: ZclCommand, *, last: bool) -> GbzComponent:
+    control = LAST if last else 0
+    if not context.command.use_case.encrypted_response or zcl.name == "default_response":
+        return GbzComponent(control, cluster_id, zcl)
+    key = _payload_key(context)
+    if key is None:
+        context.command.notes.append("response component sent in clear: no key-agreement private key to encrypt")
+        return GbzComponent(control, cluster_id, zcl)
+    sealed = seal(context.device.eui, key, zcl.value.serialize())
+    header = ZclCommand(zcl.frame_control | 0x10, zcl.sequence, zcl.command_id, zcl.name)
+    return GbzComponent(control | ENCRYPTED, cluster_id, header, additional_header=b"\x00\x00",
+                        sealed=Sealed(ENCRYPTED_SECURITY_CONTROL, 0, sealed[5:]))  # fmt: skip
+
+
+def _payload_key(context: _Context) -> bytes | None:
+    """The response's payload-encryption key (primer §8.5): ECDH of the device and the remote
+    party the response goes to, KDF with the response's counter (the command's)."""
+    frame = context.command.frame
+    peer = frame.other_information.supplementary_remote_party_id or frame.originator
+    device = context.device
+    for keystore in (device.keystore(), device.peer_private_keys):
+        secret = None if keystore is None else keystore.shared_secret(device.eui, peer, KeyUsage.KA)
+        if secret is not None:
+            return crypto.derive_key(secret, device.eui, KdfUsage.PAYLOAD_ENCRYPTION, frame.originator_counter, peer)
+    return None
+
+
+# ---------------------------------------------------------------------------------------
+# Actions and gets. Each takes the context and component and returns its answers.
+
+
+def _utc(value: int, now: datetime) -> datetime:
+    return now if value == _NOW else _EPOCH + timedelta(seconds=int(value))
+
+
+def _zigbee_time(moment: datetime) -> int:
+    return int((moment - _EPOCH).total_seconds())
+
+
+def _ok(zcl: ZclCommand) -> list[Answer]:
+    return [(_default_response(zcl, zcl.command_id, Status.SUCCESS), Status.SUCCESS)]
+
+
+def _not_found(zcl: ZclCommand) -> list[Answer]:
+    return [(_default_response(zcl, zcl.command_id, Status.NOT_FOUND), Status.NOT_FOUND)]
+
+
+def _credit_adjustment(context: _Context, component: GbzComponent) -> list[Answer]:
+    # ZSE Credit Adjustment Type: 0 incremental, 1 absolute. GBCS's other types (GCS40c/d)
+    # adjust what this model does not keep: recorded in the event log only.
+    value, prepayment = component.command.value, context.state.prepayment
+    if value.credit_adjustment_type == 0:
+        prepayment["credit_remaining"] += int(value.credit_adjustment_value)
+    elif value.credit_adjustment_type == 1:
+        prepayment["credit_remaining"] = int(value.credit_adjustment_value)
+    context.tx.log_event(context.device.eui, context.now, "credit-adjustment",
+                         f"type {int(value.credit_adjustment_type)} value {int(value.credit_adjustment_value)}")  # fmt: skip
+    return _ok(component.command)
+
+
+def _change_payment_mode(context: _Context, component: GbzComponent) -> list[Answer]:
+    """Immediate, future-dated (kept, applied when due: ``GsmeState`` readers call
+    ``apply_due_payment_mode``) or cancelled (FFFFFFFF, primer §7.3); the answer says the
+    emergency and friendly credit settings in force (ZSE Change Payment Mode Response)."""
+    value, prepayment = component.command.value, context.state.prepayment
+    when = int(value.implementation_date_time)
+    if when == _NEVER:
+        prepayment["pending_payment_mode"] = None
+    elif when == _NOW or _utc(when, context.now) <= context.now:
+        prepayment["payment_control_configuration"] = int(value.proposed_payment_control_configuration)
+        prepayment["cut_off_value"] = int(value.cut_off_value)
+    else:
+        prepayment["pending_payment_mode"] = {"at": when, "configuration": int(value.proposed_payment_control_configuration),
+                                              "cut_off_value": int(value.cut_off_value)}  # fmt: skip
+    state = context.state
+    return [(_response(PREPAYMENT, component.command, "change_payment_mode_response",
+                       friendly_credit=t.bitmap8(0), friendly_credit_calendar_id=0,
+                       emergency_credit_limit=state.value(PREPAYMENT, 0x0010),
+                       emergency_credit_threshold=state.value(PREPAYMENT, 0x0011)), Status.SUCCESS)]  # fmt: skip
+
+
+def apply_due_payment_mode(state: GsmeState, now: datetime) -> None:
+    pending = state.prepayment.get("pending_payment_mode")
+    if pending and _utc(pending["at"], now) <= now:
+        state.prepayment["payment_control_configuration"] = pending["configuration"]
+        state.prepayment["cut_off_value"] = pending["cut_off_value"]
+        state.prepayment["pending_payment_mode"] = None
+
+
+# ZSE Debt Amount Type: 0/1 type-1 debt absolute/incremental, 2/3 type 2, 4/5 type 3.
+def _change_debt(context: _Context, component: GbzComponent) -> list[Answer]:
+    value, prepayment = component.command.value, context.state.prepayment
+    kind = int(value.debt_amount_type)
+    if kind > 5:
+        return [(_default_response(component.command, component.command.command_id, Status.INVALID_FIELD),
+                 Status.INVALID_FIELD)]  # fmt: skip
+    debts = prepayment["debts"]
+    debts[kind // 2] = int(value.debt_amount) + (debts[kind // 2] if kind % 2 else 0)
+    prepayment["accumulated_debt"] = sum(debts)
+    return _ok(component.command)
+
+
+def _consumer_top_up(context: _Context, component: GbzComponent) -> list[Answer]:
+    """Credit a UTRN (primer §8.7) once its check digit holds; ZSE Consumer Top Up Response
+    result 0 accepted, 1 rejected (invalid), with -1 for the amounts (RTDS CS01b ERROR)."""
+    value = component.command.value
+    code = bytes(value.top_up_code).decode("ascii", "replace")
+    amount = logs.utrn_amount(code)
+    prepayment = context.state.prepayment
+    if amount is None or logs.top_up_used(context.tx, context.device, code):
+        result, credited, remaining = 1, -1, -1
+    else:
+        prepayment["credit_remaining"] += amount
+        logs.add_top_up(context.tx, context.device, code, amount, context.now)
+        result, credited, remaining = 0, amount, prepayment["credit_remaining"]
+    return [(_response(PREPAYMENT, component.command, "consumer_top_up_response", result_type=t.enum8(result),
+                       top_up_value=credited, source_of_top_up=value.originating_device,
+                       credit_remaining=remaining), Status.SUCCESS)]  # fmt: skip
+
+
+def _select_emergency_credit(context: _Context, component: GbzComponent) -> list[Answer]:
+    context.state.prepayment["emergency_credit_selected"] = True
+    context.state.prepayment["emergency_credit_remaining"] = context.state.value(PREPAYMENT, 0x0010)
+    return _ok(component.command)
+
+
+def _start_sampling(context: _Context, component: GbzComponent) -> list[Answer]:
+    sample_id = logs.start_sampling(context.tx, context.device, component.command.value, context.now)
+    return [(_response(METERING, component.command, "start_sampling_response", sample_id=sample_id), Status.SUCCESS)]
+
+
+def _set_uncontrolled_flow_threshold(context: _Context, component: GbzComponent) -> list[Answer]:
+    value = component.command.value
+    for attribute, field in ((0x0B10, "uncontrolled_flow_threshold"), (0x0B11, "unit_of_measure"),
+                             (0x0B12, "multiplier"), (0x0B13, "divisor"), (0x0B14, "stabilisation_period"),
+                             (0x0B15, "measurement_period")):  # fmt: skip
+        set_attribute(context.state, METERING, attribute, int(getattr(value, field)))
+    return _ok(component.command)
+
+
+def _set_supply_status(context: _Context, component: GbzComponent) -> list[Answer]:
+    value = component.command.value
+    set_attribute(context.state, METERING, 0x0607, int(value.supply_tamper_state))
+    set_attribute(context.state, METERING, 0x0608, int(value.supply_depletion_state))
+    return _ok(component.command)
+
+
+def _change_supply(context: _Context, component: GbzComponent) -> list[Answer]:
+    """The valve (GCS39): ZSE Supply Status Response with the status now in force."""
+    value = component.command.value
+    context.state.supply["status"] = int(value.proposed_supply_status)
+    return [(_response(METERING, component.command, "supply_status_response", provider_id=value.provider_id,
+                       issuer_event_id=value.issuer_event_id, implementation_date_time=value.implementation_date_time,
+                       supply_status=context.state.supply["status"]), Status.SUCCESS)]  # fmt: skip
+
+
+def _clear_event_log(context: _Context, component: GbzComponent) -> list[Answer]:
+    cleared = logs.clear_event_logs(context.tx, context.device, int(component.command.value.log_id))
+    return [(_response(0x0709, component.command, "clear_event_log_response",
+                       cleared_event_logs=t.bitmap8(cleared)), Status.SUCCESS)]  # fmt: skip
+
+
+def _get(builder: Callable[[_Context, GbzComponent], list[ZclCommand]]) -> Callable[[_Context, GbzComponent], list[Answer]]:
+    """A "get": its ZSE response commands from the device's logs, or NOT_FOUND without entries."""
+
+    def handle(context: _Context, component: GbzComponent) -> list[Answer]:
+        answers = builder(context, component)
+        return [(answer, Status.SUCCESS) for answer in answers] if answers else _not_found(component.command)
+
+    return handle
+
+
+def _top_up_log(context: _Context, component: GbzComponent) -> list[ZclCommand]:
+    value = component.command.value
+    records = logs.top_ups(context.tx, context.device, component.from_date_time or 0, int(value.latest_end_time),
+                           int(value.number_of_records))  # fmt: skip
+    if not records:
+        return []
+    return [_response(PREPAYMENT, component.command, "publish_top_up_log", command_index=0,
+                      total_number_of_commands=1, records=records)]  # fmt: skip
+
+
+def _debt_log(context: _Context, component: GbzComponent) -> list[ZclCommand]:
+    value = component.command.value
+    records = logs.debt_collections(context.tx, context.device, int(value.latest_end_time), int(value.number_of_debts),
+                                    int(value.debt_type))  # fmt: skip
+    if not records:
+        return []
+    return [_response(PREPAYMENT, component.command, "publish_debt_log", command_index=0,
+                      total_number_of_commands=1, records=records)]  # fmt: skip
+
+
+def _event_log(context: _Context, component: GbzComponent) -> list[ZclCommand]:
+    value = component.command.value
+    events, total = logs.events(context.tx, context.device, int(value.event_control_log_id) & 0x0F,
+                                int(value.start_time), int(value.end_time), int(value.number_of_events),
+                                int(value.event_offset))  # fmt: skip
+    if not events:
+        return []
+    return [_response(0x0709, component.command, "publish_event_log", total_number_of_matching_events=total,
+                      command_index=0, total_commands=1, number_of_events_log_payload_control=t.bitmap8(0),
+                      events=events)]  # fmt: skip
+
+
+def _snapshot(context: _Context, component: GbzComponent) -> list[ZclCommand]:
+    # A snapshot is taken at each billing period's end; a new meter has none yet.
+    return []
+
+
+def _sampled_data(context: _Context, component: GbzComponent) -> list[ZclCommand]:
+    value = component.command.value
+    found = logs.samples(context.tx, context.device, int(value.sample_id), int(value.earliest_sample_time),
+                         int(value.number_of_samples), context.now)  # fmt: skip
+    if found is None:
+        return []
+    start, interval, samples = found
+    return [_response(METERING, component.command, "get_sampled_data_response", sample_id=value.sample_id,
+                      sample_start_time=start, sample_type=value.sample_type, sample_request_interval=interval,
+                      number_of_samples=len(samples), samples=samples)]  # fmt: skip
+
+
+def _billing_period(context: _Context, component: GbzComponent) -> list[ZclCommand]:
+    """The billing period in force: monthly from the start of the current month unless a
+    Publish Billing Period set another (kept as sent)."""
+    start = context.now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    return [_response(0x0700, component.command, "publish_billing_period", provider_id=0, issuer_event_id=0,
+                      billing_period_start_time=_zigbee_time(start), billing_period_duration=1,
+                      billing_period_duration_type=t.bitmap8(0x03), tariff_type=t.bitmap8(0))]  # fmt: skip
+
+
+def _kept_not_served(context: _Context, component: GbzComponent) -> list[ZclCommand]:
+    # Prices and calendars are kept as published but not yet served back (the tariff model
+    # will): reported as none, as a meter without a published tariff does (GCS21b/f NOT_FOUND).
+    return []
+
+
+_HANDLERS: dict[str, Callable[[_Context, GbzComponent], list[Answer]]] = {
+    "credit_adjustment": _credit_adjustment,
+    "change_payment_mode": _change_payment_mode,
+    "change_debt": _change_debt,
+    "consumer_top_up": _consumer_top_up,
+    "select_available_emergency_credit": _select_emergency_credit,
+    "start_sampling": _start_sampling,
+    "set_uncontrolled_flow_threshold": _set_uncontrolled_flow_threshold,
+    "set_supply_status": _set_supply_status,
+    "change_supply": _change_supply,
+    "clear_event_log_request": _clear_event_log,
+    "get_top_up_log": _get(_top_up_log),
+    "get_debt_repayment_log": _get(_debt_log),
+    "get_event_log": _get(_event_log),
+    "get_prepay_snapshot": _get(_snapshot),
+    "get_snapshot": _get(_snapshot),
+    "get_sampled_data": _get(_sampled_data),
+    "get_billing_period": _get(_billing_period),
+    "get_current_price": _get(_kept_not_served),
+    "get_day_profiles": _get(_kept_not_served),
+    "get_week_profiles": _get(_kept_not_served),
+    "get_seasons": _get(_kept_not_served),
+    "get_special_days": _get(_kept_not_served),
+}
+
+# Commands whose ZSE response says they failed (a Default Response would not): an injected
+# fault answers in that form (RTDS GCS31 and CS11 ERROR).
+_FAILURE_FORMS: dict[str, Callable[[ZclCommand], ZclCommand]] = {
+    "start_sampling": lambda zcl: _response(METERING, zcl, "start_sampling_response", sample_id=0xFFFF),
+    "clear_event_log_request": lambda zcl: _response(0x0709, zcl, "clear_event_log_response",
+                                                     cleared_event_logs=t.bitmap8(0)),  # fmt: skip
+}

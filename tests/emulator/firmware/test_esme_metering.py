@@ -1,0 +1,190 @@
+"""The electricity meter's readings agree with each other: registers, half-hourly profile,
+daily consumption log and protected reads all come from one load model, read through real
+signed and MACed commands; prepayment actions move the balances the billing logs capture."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+import gbcs
+from emulator.devices.esme import configure_metering
+from emulator.firmware.command import process_command
+from emulator.firmware.cosem import seconds_since_2000
+from emulator.firmware.device import Device
+from emulator.headend import HeadEnd
+from emulator.pki_store import PkiStore
+from gbcs.dlms import (
+    AccessRequest,
+    Data,
+    DataType,
+    Obis,
+    RequestKind,
+    RequestSpecification,
+    decode_apdu,
+    decode_data,
+    encode_apdu,
+)
+from gbcs.encryption import decrypt_block, find_encrypted_blocks, payload_key
+from gbcs.reader import Reader
+from gbcs.types import EUI64, DeviceType, Role
+from tests.emulator.helpers import NOW, PARTIES, make_device, make_pki
+
+ESME = EUI64("00DB1234567890A0")
+READ = 0x0059  # ECS52, a MAC-only read the supplier sends
+IMPORT_REGISTER = (3, Obis("1.0.1.8.0.255"))
+HALF_HOUR_PROFILE = (7, Obis("0.0.99.1.0.255"))
+DAILY_CONSUMPTION = (7, Obis("0.0.99.1.3.255"))
+CLOCK = Data.structure(Data.integer(DataType.UINT16, 8), Data.octet_string(bytes(Obis("0.0.1.0.0.255"))),
+                       Data.integer(DataType.INT8, 2), Data.integer(DataType.UINT16, 0))  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory: pytest.TempPathFactory) -> PkiStore:
+    return make_pki(tmp_path_factory.mktemp("pki"), {ESME: DeviceType.ESME})
+
+
+@pytest.fixture
+def esme(pki: PkiStore, tmp_path: Path) -> Device:
+    device = make_device(pki, ESME, DeviceType.ESME, tmp_path)
+    with device.store.transaction() as tx:
+        configure_metering(tx, device, seed=42, since=NOW - timedelta(days=30))
+    return device
+
+
+@pytest.fixture
+def head_end(pki: PkiStore) -> HeadEnd:
+    return HeadEnd(pki.keystore())
+
+
+def ask(esme: Device, head_end: HeadEnd, *specifications: RequestSpecification, data: tuple[Data, ...] | None = None,
+        message_code: int = READ) -> tuple[list[int], list[Data], bytes]:  # fmt: skip
+    content = encode_apdu(AccessRequest(0x20000001, b"", specifications, data or tuple(Data.null() for _ in specifications)))
+    outcome = process_command(esme, head_end.command(message_code, ESME, content, role=Role.SUPPLIER))
+    assert outcome.accepted, outcome.rejection
+    apdu = decode_apdu(gbcs.decode(outcome.response).content)
+    return [result.result for result in apdu.results], list(apdu.data), outcome.response
+
+
+def get(class_id: int, obis: Obis, attribute: int = 2) -> RequestSpecification:
+    return RequestSpecification(RequestKind.GET, class_id, obis, attribute)
+
+
+def between(class_id: int, obis: Obis, start: datetime, end: datetime) -> RequestSpecification:
+    selection = Data.structure(CLOCK, Data.integer(DataType.UINT32, seconds_since_2000(start)),
+                               Data.integer(DataType.UINT32, seconds_since_2000(end)), Data.array())  # fmt: skip
+    return RequestSpecification(RequestKind.GET_WITH_SELECTION, class_id, obis, 2, selector=1, selection=selection)
+
+
+def rows(value: Data) -> list[tuple]:
+    assert value.type is DataType.COMPACT_ARRAY
+    return [tuple(member.value for member in row.value) for row in value.value[1]]
+
+
+def test_the_import_register_grows_by_what_the_half_hourly_profile_records(esme: Device, head_end: HeadEnd, pki: PkiStore) -> None:
+    (_, [before], _) = ask(esme, head_end, get(*IMPORT_REGISTER))
+    esme.clock.advance(timedelta(days=1))
+    (_, [after], _) = ask(esme, head_end, get(*IMPORT_REGISTER))
+    (results, [profile], _) = ask(esme, head_end, between(*HALF_HOUR_PROFILE, NOW + timedelta(minutes=30), NOW + timedelta(days=1)))
+    assert results == [0]
+    half_hours = rows(profile)
+    assert len(half_hours) == 48
+    assert [end for end, _ in half_hours] == [seconds_since_2000(NOW + timedelta(minutes=30 * n)) for n in range(1, 49)]
+    assert after.value - before.value == sum(wh for _, wh in half_hours) > 0
+
+
+def test_a_day_in_the_daily_consumption_log_is_its_half_hours(esme: Device, head_end: HeadEnd, pki: PkiStore) -> None:
+    midnight = datetime(NOW.year, NOW.month, NOW.day, tzinfo=NOW.tzinfo)
+    (_, [daily, profile], _) = ask(esme, head_end, between(*DAILY_CONSUMPTION, midnight - timedelta(days=3), midnight),
+                                   between(*HALF_HOUR_PROFILE, midnight - timedelta(days=1, minutes=-30), midnight))  # fmt: skip
+    days = rows(daily)
+    assert [end for end, _ in days] == [seconds_since_2000(midnight - timedelta(days=n)) for n in (3, 2, 1, 0)]
+    assert days[-1][1] == sum(wh for _, wh in rows(profile))
+
+
+def test_nothing_is_logged_before_metering_began_or_after_now(esme: Device, head_end: HeadEnd, pki: PkiStore) -> None:
+    (_, [profile], _) = ask(esme, head_end, between(*HALF_HOUR_PROFILE, NOW - timedelta(days=40), NOW + timedelta(days=5)))
+    times = [end for end, _ in rows(profile)]
+    assert times[0] >= seconds_since_2000(NOW - timedelta(days=30))
+    assert times[-1] == seconds_since_2000(NOW)
+
+
+def test_the_same_seed_reads_the_same_and_another_seed_differently(esme: Device, head_end: HeadEnd, pki: PkiStore, tmp_path: Path) -> None:
+    (tmp_path / "twin").mkdir()
+    (tmp_path / "other").mkdir()
+    twin = make_device(pki, ESME, DeviceType.ESME, tmp_path / "twin")
+    other = make_device(pki, ESME, DeviceType.ESME, tmp_path / "other")
+    with twin.store.transaction() as tx:
+        configure_metering(tx, twin, seed=42, since=NOW - timedelta(days=30))
+    with other.store.transaction() as tx:
+        configure_metering(tx, other, seed=43, since=NOW - timedelta(days=30))
+    readings = [ask(device, head_end, get(*IMPORT_REGISTER))[1][0].value for device in (esme, twin, other)]
+    assert readings[0] == readings[1] != readings[2]
+
+
+def test_a_protected_read_decrypts_to_the_registers_read_in_clear(esme: Device, head_end: HeadEnd, pki: PkiStore) -> None:
+    """ECS17b: the supplier asks the data-protection object for the import registers; the
+    answer decrypts, with the supplier's key-agreement key, to what a clear read gives."""
+    supplier = PARTIES[Role.SUPPLIER]
+    definition = Data.structure(Data.integer(DataType.UINT16, 1), Data.octet_string(bytes(Obis("0.0.94.44.34.10"))),
+                                Data.integer(DataType.INT8, 2), Data.integer(DataType.UINT16, 0),
+                                Data.structure(Data.integer(DataType.ENUM, 0), Data.null()))  # fmt: skip
+    options = Data.structure(Data.octet_string(bytes.fromhex("040000000000000001")), Data.octet_string(bytes(supplier)),
+                             Data.octet_string(bytes(ESME)), Data.octet_string(b""),
+                             Data.structure(Data.integer(DataType.ENUM, 2), Data.structure(Data.octet_string(b"\x02"),
+                                                                                          Data.octet_string(b""))))  # fmt: skip
+    parameter = Data.structure(Data.array(definition), Data.array(Data.structure(Data.integer(DataType.ENUM, 2), options)))
+    action = RequestSpecification(RequestKind.ACTION, 30, Obis("0.0.43.2.8.255"), 1)
+    (results, [answer], response) = ask(esme, head_end, action, data=(parameter,), message_code=0x0027)
+    (_, [active_import, reactive_import], _) = ask(esme, head_end, get(*IMPORT_REGISTER), get(3, Obis("1.0.3.8.0.255")))
+    assert results == [0]
+    answered = answer.value[0].value[0].value[1].value
+    assert (answered[1].value, answered[2].value) == (bytes(ESME), bytes(supplier))  # the device now originates
+    frame = gbcs.decode(response)
+    [block] = find_encrypted_blocks(frame)
+    plaintext = decode_data(Reader(decrypt_block(frame, block, payload_key(frame, pki.keystore()))))
+    [registers] = plaintext.value
+    assert registers.value[0] == active_import and registers.value[2] == reactive_import
+    assert registers.value[1] == Data.structure(Data.integer(DataType.INT8, 0), Data.integer(DataType.ENUM, 30))  # Wh
+
+
+def test_top_ups_and_debts_move_the_balances_the_billing_log_captures(esme: Device, head_end: HeadEnd, pki: PkiStore) -> None:
+    token_credit, emergency, time_debt = Obis("0.0.19.10.0.255"), Obis("0.0.19.10.1.255"), Obis("0.0.19.20.1.255")
+    actions = (RequestSpecification(RequestKind.ACTION, 112, token_credit, 1),  # add £12.50
+               RequestSpecification(RequestKind.ACTION, 112, token_credit, 1),  # and £2.50 more
+               RequestSpecification(RequestKind.ACTION, 112, emergency, 3),  # emergency credit taken
+               RequestSpecification(RequestKind.ACTION, 113, time_debt, 4))  # a £30 time-based debt
+    data = (Data.integer(DataType.INT32, 1_250_000), Data.integer(DataType.INT32, 250_000), Data.integer(DataType.INT8, 0),
+            Data.integer(DataType.INT32, 3_000_000))  # fmt: skip
+    assert ask(esme, head_end, *actions, data=data)[0] == [0, 0, 0, 0]
+    (_, [balance, preset], _) = ask(esme, head_end, get(112, token_credit), get(112, emergency, 9))
+    assert balance.value == 1_500_000
+    esme.clock.advance(timedelta(days=31))
+    (_, [snapshots], _) = ask(esme, head_end, between(7, Obis("0.0.98.1.1.255"), NOW, NOW + timedelta(days=31)))
+    [(_, meter_balance, emergency_balance, accumulated, payment, time_1, time_2)] = rows(snapshots)  # the 1st of the month
+    assert (meter_balance, emergency_balance, accumulated, payment, time_1, time_2) == (
+        1_500_000, preset.value, 3_000_000, 0, 3_000_000, 0)
+
+
+def test_a_set_keeps_the_attribute_type_and_a_cleared_log_reads_empty(esme: Device, head_end: HeadEnd, pki: PkiStore) -> None:
+    low_credit = (111, Obis("0.0.19.0.0.255"), 16)
+    set_wrong = RequestSpecification(RequestKind.SET, *low_credit)
+    assert ask(esme, head_end, set_wrong, data=(Data.integer(DataType.UINT16, 5),))[0] == [12]  # type-unmatched
+    event_log = (7, Obis("0.0.99.98.0.255"))
+    with esme.store.transaction() as tx:
+        tx.log_event(esme.eui, esme.now, "test", "an event with a GBCS code", code=0x8F35)
+    assert len(rows(ask(esme, head_end, between(*event_log, NOW, NOW))[1][0])) == 1
+    esme.clock.advance(timedelta(seconds=1))
+    assert ask(esme, head_end, RequestSpecification(RequestKind.ACTION, *event_log, 1), data=(Data.integer(DataType.INT8, 0),))[0] == [0]
+    assert rows(ask(esme, head_end, between(*event_log, NOW, NOW + timedelta(days=1)))[1][0]) == []
+
+
+def test_a_single_phase_meter_has_no_second_phase_and_a_polyphase_one_does(esme: Device, head_end: HeadEnd, pki: PkiStore) -> None:
+    phase_2 = between(7, Obis("1.0.52.24.0.255"), NOW - timedelta(hours=1), NOW)
+    assert ask(esme, head_end, phase_2)[0] == [4]  # object-undefined
+    with esme.store.transaction() as tx:
+        configure_metering(tx, esme, elements="polyphase", seed=42)
+    results, [voltages], _ = ask(esme, head_end, phase_2)
+    assert results == [0] and all(224 <= volts <= 236 for _, volts in rows(voltages))
