@@ -299,13 +299,15 @@ def run_firmware_benchmark(commands: int = 2000) -> FirmwareFigures:
 @dataclass(frozen=True)
 class MemoryFigures:
     premises: int
+    shared_store: bool  # one SQLite store for every premises (a fleet worker's), or one each
     bytes_per_premises: int  # resident memory each commissioned premises adds, no log read yet
     log_read_bytes: int  # resident memory added by reading 13 months of half-hourly profile once
     log_rows: int
     log_read_seconds: float
 
     def to_json(self) -> dict:
-        return {"premises": self.premises, "resident_bytes_per_premises": self.bytes_per_premises,
+        return {"premises": self.premises, "store": "shared" if self.shared_store else "one per premises",
+                "resident_bytes_per_premises": self.bytes_per_premises,
                 "resident_kib_per_premises": round(self.bytes_per_premises / 1024, 1),
                 "log_read_resident_bytes": self.log_read_bytes, "log_rows": self.log_rows,
                 "log_read_seconds": round(self.log_read_seconds, 3)}  # fmt: skip
@@ -313,7 +315,8 @@ class MemoryFigures:
     def to_text(self) -> str:
         figures = self.to_json()
         return "\n".join([
-            f"{self.premises} commissioned premises (CHF, GPF, ESME, GSME, IHD; one SQLite store each; every log available)",
+            f"{self.premises} commissioned premises (CHF, GPF, ESME, GSME, IHD; every log available), "
+            f"{'one SQLite store for all' if self.shared_store else 'one SQLite store each'}",
             f"  resident memory per premises   {figures['resident_kib_per_premises']:>8} KiB   (no log read yet)",
             f"  reading 13 months of half-hours {self.log_rows:>7} rows in {figures['log_read_seconds']} s,"
             f" +{self.log_read_bytes // 1024} KiB resident while held",
@@ -331,9 +334,11 @@ def resident_bytes() -> int:
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
-def run_memory_benchmark(premises: int = 200) -> MemoryFigures:
+def run_memory_benchmark(premises: int = 100, *, shared_store: bool = True) -> MemoryFigures:
     """Resident memory per commissioned premises before any log is read, and what reading the
-    longest log (13 months of half-hourly import) adds."""
+    longest log (13 months of half-hourly import) adds. A SQLite connection costs ~150 KiB of
+    its own (page cache, lookaside, WAL index), so a fleet's premises share their worker's
+    store (``shared_store``); a lab's few premises may each have one."""
     import gc
     import tempfile
     from datetime import datetime, timedelta, timezone
@@ -366,9 +371,11 @@ def run_memory_benchmark(premises: int = 200) -> MemoryFigures:
             for eui, device_type in config.devices.items():
                 pki.issue_device(eui, device_type)
         clock = VirtualClock(now)
+        shared = Store(Path(directory) / "premises.sqlite") if shared_store else None
 
         def commissioned(number: int) -> Premises:
-            site = Premises.create(Store(Path(directory) / f"premises-{number}.sqlite"), clock, pki, configs[number])
+            store = shared or Store(Path(directory) / f"premises-{number}.sqlite")
+            site = Premises.create(store, clock, pki, configs[number])
             site.commission()
             return site
 
@@ -396,6 +403,6 @@ def run_memory_benchmark(premises: int = 200) -> MemoryFigures:
         seconds = time.perf_counter() - start
         added = resident_bytes() - before
         rows = len(decode_apdu(gbcs.decode(outcome.response).content).data[0].value[1])
-        for site in held:
-            site.store.close()
-    return MemoryFigures(premises, per_premises, added, rows, seconds)
+        for store in {id(site.store): site.store for site in held}.values():
+            store.close()
+    return MemoryFigures(premises, shared_store, per_premises, added, rows, seconds)

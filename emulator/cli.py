@@ -100,6 +100,12 @@ def _parser() -> argparse.ArgumentParser:
     firmware.add_argument("--commands", type=_positive, default=2000, help="commands to send (default 2000)")
     firmware.add_argument("--json", action="store_true", help="print the figures as one JSON object")
     firmware.set_defaults(run=_run_bench_firmware)
+    memory = bench_commands.add_parser("memory", help="resident memory per commissioned premises, and what reading a long log adds")
+    memory.add_argument("--premises", type=_positive, default=100, help="premises to build (default 100)")
+    memory.add_argument("--store-per-premises", action="store_true",
+                        help="one SQLite store per premises (default: one shared, as a fleet worker's)")  # fmt: skip
+    memory.add_argument("--json", action="store_true", help="print the figures as one JSON object")
+    memory.set_defaults(run=_run_bench_memory)
     return parser
 
 
@@ -344,6 +350,14 @@ def _run_bench_firmware(args: argparse.Namespace) -> int:
     from .benchmarks import run_firmware_benchmark
 
     figures = run_firmware_benchmark(args.commands)
+    print(json.dumps(figures.to_json(), indent=2) if args.json else figures.to_text())
+    return EXIT_OK
+
+
+def _run_bench_memory(args: argparse.Namespace) -> int:
+    from .benchmarks import run_memory_benchmark
+
+    figures = run_memory_benchmark(args.premises, shared_store=not args.store_per_premises)
     print(json.dumps(figures.to_json(), indent=2) if args.json else figures.to_text())
     return EXIT_OK
 

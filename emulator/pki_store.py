@@ -211,6 +211,9 @@ class PkiStore:
     not_before: datetime
     organisation_years: int
     devices: dict[EUI64, DeviceType] = field(default_factory=dict)
+    # The cells, read once: organisations do not change in a store's life, and every premises
+    # provisioned from it shares the same (immutable) certificates instead of ~57 KiB of its own.
+    _cells: dict[Role, TrustAnchorCell] | None = field(default=None, repr=False, compare=False)
 
     # -- creating and opening -------------------------------------------------------------
 
@@ -391,10 +394,12 @@ class PkiStore:
         """The cells a device of this PKI is provisioned with: each role's party and
         certificates, and the Root cell holding the Root OCA certificate (it proves
         replacement certificates, CS02b)."""
-        cells = cells_from_keystore(self.keystore())
-        cells[Role.ROOT] = TrustAnchorCell(Role.ROOT, cells[Role.ROOT].party if Role.ROOT in cells else EUI64(bytes(8)),
-                                           self.issuer(CertificateKind.ROOT_OCA).certificate)  # fmt: skip
-        return cells
+        if self._cells is None:
+            cells = cells_from_keystore(self.keystore())
+            cells[Role.ROOT] = TrustAnchorCell(Role.ROOT, cells[Role.ROOT].party if Role.ROOT in cells else EUI64(bytes(8)),
+                                               self.issuer(CertificateKind.ROOT_OCA).certificate)  # fmt: skip
+            self._cells = cells
+        return dict(self._cells)
 
     def chain(self, kind: CertificateKind) -> list[x509.Certificate]:
         """The issuing CA and root certificates above an organisation or device certificate."""

@@ -190,3 +190,13 @@ def test_bench_firmware_prints_figures() -> None:
     figures = json.loads(result.stdout)
     assert figures["commands"] == 50
     assert figures["accepted_commands_per_second"] > 0 and figures["refused_commands_per_second"] > 0
+
+
+def test_bench_memory_prints_figures() -> None:
+    """The figures, not a target: the 13-month half-hourly log has a row per half-hour."""
+    result = smets_emu("bench", "memory", "--premises", "2", "--json")
+    assert result.returncode == 0, result.stderr.decode()
+    figures = json.loads(result.stdout)
+    assert figures["premises"] == 2 and figures["store"] == "shared"
+    assert figures["log_rows"] == 396 * 48 + 1  # from 396 days back to now, both ends included
+    assert figures["resident_bytes_per_premises"] >= 0

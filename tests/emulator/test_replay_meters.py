@@ -1,6 +1,7 @@
-"""RTDS replay for the electricity meter, as far as its firmware goes: sets and actions on the
-objects it keeps are answered byte for byte, and the rates per device type are printed (the
-meters' issue raises them; this pins the progress so far)."""
+"""RTDS replay for the meters (issue 7's measure): of the corpus commands to an ESME, GSME or
+GPF, at least 95% are accepted and answered with the recorded response's message code, CRA,
+counter and payload structure; sets and actions byte for byte. The rates per device type and
+every command not yet answered as recorded are printed."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from tests.conftest import RTDS
 
 MESSAGES = RTDS / "messages"
 SET_AND_ACTION = ["3.1_ECS10", "3.2_ECS12", "3.3_ECS15a", "1.7_ECS05", "2.5_ECS09"]
+METERS = ("esme", "gsme", "gpf")
 
 
 @pytest.fixture(scope="module")
@@ -29,6 +31,10 @@ def results(keystore: InMemoryKeyStore) -> list:
     for target, counts in sorted(rates.items()):
         print(f"  {target:<8} {counts['accepted']}/{counts['total']} accepted; exact {counts['exact']}, "
               f"structure {counts['structure']}, mismatch {counts['mismatch']}, unsupported {counts['unsupported']}")  # fmt: skip
+    print("Meter commands not answered as recorded:")
+    for result in results:
+        if result.target in METERS and result.verdict not in ("exact", "structure"):
+            print(f"  {result.target:<5} {result.verdict:<11} {Path(result.input).name}: {result.detail[:120]}")
     return results
 
 
@@ -45,10 +51,13 @@ def test_set_and_action_responses_match_the_corpus(results: list) -> None:
             assert result.verdict == "exact" or (result.verdict == "structure" and "same payload" in result.detail), result
 
 
-def test_no_command_crashes_replay_and_the_esme_takes_most(results: list) -> None:
-    esme = [result for result in results if result.target == "esme"]
-    assert len(esme) == 246
-    assert sum(result.accepted for result in esme) >= 225
+def test_the_meters_answer_at_least_95_percent_of_their_commands_as_recorded(results: list) -> None:
+    meters = [result for result in results if result.target in METERS]
+    assert len(meters) == 246 + 112 + 10  # the corpus's commands to ESME, GSME and GPF
+    answered = [result for result in meters if result.accepted and result.verdict in ("exact", "structure")]
+    assert len(answered) >= 0.95 * len(meters), f"{len(answered)}/{len(meters)}"
+    esme = [result for result in meters if result.target == "esme"]
+    assert all(result.accepted for result in esme)
 
 
 def test_the_gas_meter_acknowledges_what_it_is_sent_as_rtds_does(results: list) -> None:
