@@ -65,7 +65,7 @@ from gbcs.reader import Reader
 from gbcs.types import EUI64, Cra, DeviceType
 
 from .clock import VirtualClock
-from .devices import chf, esme, gas
+from .devices import chf, esme, gas, gas_model
 from .errors import BadMac, Unsupported
 from .firmware.command import process_command
 from .firmware.cosem import HARDWARE_FAULT, inject_fault
@@ -168,12 +168,24 @@ def replay_command(path: Path, keystore: KeyStore, device_types: dict[EUI64, Dev
     return ReplayResult(name, target, case, True, verdict, "; ".join([detail, *notes]) if detail or notes else "")
 
 
+# GSME reads only a prepayment meter answers with data (GCS15d debt payments, GCS15e credits).
+_PREPAYMENT_READS = ("payment-based debt payments", "prepayment credits")
+
+
 def _configure_recorded_meter(device: Device, path: Path, command: Frame) -> list[str]:
     """The electricity meter RTDS recorded: a twin-element meter for its ``_TWIN_`` cases, a
-    polyphase one for the polyphase use cases, else single element."""
+    polyphase one for the polyphase use cases, else single element. The gas meter: in
+    service (``gas_model``'s default), and a prepayment meter for the reads of logs only a
+    prepayment meter keeps."""
+    case = use_case(command.other_information.message_code)
+    if device.identity.device_type is DeviceType.GSME:
+        if case is None or not any(words in case.title for words in _PREPAYMENT_READS):
+            return []
+        with device.store.transaction() as tx:
+            gas_model.configure_gas_metering(tx, device, prepayment=True)
+        return ["a prepayment gas meter, as recorded"]
     if device.identity.device_type is not DeviceType.ESME:
         return []
-    case = use_case(command.other_information.message_code)
     elements = "twin" if "_TWIN_" in path.name else "polyphase" if case and "polyphase" in case.title else "single"
     with device.store.transaction() as tx:
         esme.configure_metering(tx, device, elements=elements)

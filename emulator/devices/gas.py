@@ -6,7 +6,8 @@ with a ZCL Report Attributes frame, so the GPF can answer reads at once while th
 sleeps. What the GPF holds is as fresh as the GSME's last successful wake; a GSME out of
 range leaves it stale, as in the field.
 
-The GSME's consumption is a register here (``gsme.metering``); its ZCL server (reads, gets,
+The GSME's consumption comes from its gas load model (``gas_model``: a meter met in service,
+plus what ``gsme_consumes`` injects on top); its ZCL server (reads, gets,
 actions: ``gsme_zcl``, ``gsme_attributes``, ``gsme_logs``) answers GBZ commands from it, and the
 GPF answers the same reads from its mirror.
 """
@@ -31,7 +32,7 @@ from ..firmware.device import Device
 from ..han.node import HanNode
 from ..han.transport import HanFrame
 from ..store import Store, Transaction
-from . import gsme_zcl
+from . import gas_model, gsme_zcl
 
 __all__ = ["GSME_USE_CASES", "GasProxyMirror", "answer_gbz_commands", "gsme_consumes", "gsme_reports", "mirror_of",
            "set_clock"]
@@ -40,20 +41,20 @@ CURRENT_SUMMATION_DELIVERED = 0x0000  # ZSE Metering attribute, uint48
 
 
 def gsme_consumes(store: Store, gsme: Device, volume: int) -> None:
-    """The gas meter registers ``volume`` more (in its unit of measure's least digit)."""
+    """The gas meter registers ``volume`` more (litres, its register's least digit) now, on
+    top of what its load model uses: the register, the half-hour profile and later snapshots
+    all count it (``gas_model.add_consumption``)."""
     with store.transaction() as tx:
-        metering = tx.register(gsme.eui, "gsme.metering", {"current_summation_delivered": 0})
-        metering["current_summation_delivered"] += volume
-        tx.set_register(gsme.eui, "gsme.metering", metering)
+        gas_model.add_consumption(tx, gsme, volume, gsme.now)
 
 
 def gsme_reports(store: Store, gsme: Device, node: HanNode, gpf: bytes) -> bool:
     """On waking, the GSME reports its metering attributes to the GPF mirror; False when the
     hub cannot be reached."""
-    metering = store.read().register(gsme.eui, "gsme.metering", {"current_summation_delivered": 0})
+    with store.transaction() as tx:  # configures the model on first use
+        summation = gas_model.gas_metering(tx, gsme).summation(gsme.now)
     try:
-        node.report(gpf, smartenergy.Metering, {
-            CURRENT_SUMMATION_DELIVERED: (foundation.DataTypeId.uint48, metering["current_summation_delivered"])})  # fmt: skip
+        node.report(gpf, smartenergy.Metering, {CURRENT_SUMMATION_DELIVERED: (foundation.DataTypeId.uint48, summation)})
     except LinkDown:
         return False
     return True

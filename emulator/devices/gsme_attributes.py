@@ -1,6 +1,6 @@
 """The GSME's ZCL attributes: which it holds, of which data type, and where each value comes from.
 
-Rule: a value is either the meter's state (consumption from ``gsme.metering``, credit and debts
+Rule: a value is either the meter's state (consumption from its gas load model, ``gas_model``; credit and debts
 from ``gsme.prepayment``, the valve from ``gsme.supply``), a setting a command changed (kept in
 ``gsme.attributes``), or a factory default. Nothing here is copied from RTDS: the data types
 are ZSE's (zigpy's ``smartenergy.Metering``/``general.Basic`` attribute definitions, ZSE 1.4 for
@@ -20,13 +20,14 @@ from zigpy.zcl import foundation
 
 from ..firmware.device import Device
 from ..store import Transaction
+from . import gas_model
 
 __all__ = ["ATTRIBUTES", "AttributeDef", "GsmeState", "set_attribute"]
 
 T = foundation.DataTypeId
 BASIC, PRICE, METERING, PREPAYMENT = 0x0000, 0x0700, 0x0702, 0x0705
 
-METERING_REGISTER = "gsme.metering"  # {"current_summation_delivered": int}, the gas register
+METERING_REGISTER = "gsme.metering"  # what tests inject on top of the load model (gas_model.EXTRA)
 PREPAYMENT_REGISTER = "gsme.prepayment"
 SUPPLY_REGISTER = "gsme.supply"  # {"status": ZSE supply status}
 SETTINGS_REGISTER = "gsme.attributes"  # {"CCCC.AAAA": value}: values commands have set
@@ -53,21 +54,19 @@ class GsmeState:
     supply: dict[str, Any]
     settings: dict[str, Any]
     device: Device
-    metering_is_own: bool = True  # False: a mirror's copy (the GPF), never written back
+    metering_is_own: bool = True  # False: a mirror's copy (the GPF)
 
     @classmethod
     def load(cls, tx: Transaction, device: Device, metering: dict[str, Any] | None = None) -> GsmeState:
         prepayment = {**FACTORY_PREPAYMENT, **tx.register(device.eui, PREPAYMENT_REGISTER, {})}
         own = metering is None
-        if metering is None:
-            metering = tx.register(device.eui, METERING_REGISTER, {"current_summation_delivered": 0})
+        if metering is None:  # computed for the device's time; never written back
+            metering = {"current_summation_delivered": gas_model.gas_metering(tx, device).summation(device.now)}
         return cls(metering, prepayment, tx.register(device.eui, SUPPLY_REGISTER, {"status": SUPPLY_ON}),
                    tx.register(device.eui, SETTINGS_REGISTER, {}), device, own)  # fmt: skip
 
     def save(self, tx: Transaction) -> None:
         eui = self.device.eui
-        if self.metering_is_own:
-            tx.set_register(eui, METERING_REGISTER, self.metering)
         tx.set_register(eui, PREPAYMENT_REGISTER, self.prepayment)
         tx.set_register(eui, SUPPLY_REGISTER, self.supply)
         tx.set_register(eui, SETTINGS_REGISTER, self.settings)

@@ -1,9 +1,18 @@
-"""The GSME's logs, small and bounded: top-ups, event-log clearances, sampling requests.
+"""The GSME's logs, small and bounded: top-ups, events, snapshots, sampled data.
 
-Rule: a log keeps only what happened to this meter, as few entries as its capacity, so a
-premises stays small. What this model does not produce yet is empty and answers NOT_FOUND,
-as a new meter's would: debt collections (no debt recovery runs over time yet), billing
-snapshots (no billing period has ended), and the half-hourly profile (GCS17's log 0).
+Rule: a log holds what happened to this meter, as few entries as its capacity, so a premises
+stays small. The meter is met in service (``gas_model``), so part of what happened is its
+history before it was first read, generated from its seed when asked and never stored:
+
+* the half-hour profile (sample id 0) and billing-period snapshots, from the load model;
+* the general event log's "billing data log updated" (8F0A) at each billing period's end;
+* top-ups, only while the meter has been in prepayment mode (``prepayment_since`` in its
+  prepayment state): a credit meter has none, and answers NOT_FOUND.
+
+What really happens to it (top-ups, events, mode changes) is kept, bounded, and merged in.
+Not generated: debt collections (no debt recovery runs in this model), the security log's
+history (no security event is routine), and balances over time (a prepayment snapshot gives
+the balances in force now).
 """
 
 from __future__ import annotations
@@ -15,15 +24,23 @@ from gbcs import zcl_se
 
 from ..firmware.device import Device
 from ..store import Transaction
+from . import gas_model
+from .load_model import SLOT_SECONDS, slot_of, slot_start
 
-__all__ = ["add_top_up", "clear_event_logs", "debt_collections", "events", "samples", "start_sampling",
-           "top_up_used", "top_ups", "utrn_amount"]  # fmt: skip
+__all__ = ["EVENT_LOG_SIZE", "add_top_up", "clear_event_logs", "debt_collections", "events", "generated_top_ups",
+           "record_snapshot", "samples", "snapshots", "start_sampling", "top_up_used", "top_ups", "utrn",
+           "utrn_amount"]  # fmt: skip
 
 _EPOCH = datetime(2000, 1, 1, tzinfo=timezone.utc)
 TOP_UP_LOG = "gsme.top_up_log"  # [[UTRN, amount, ZigBee time], ...], newest last
 TOP_UP_LOG_SIZE = 5  # our choice: the five most recent, as GCS15e asks for five
 CLEARED = "gsme.event_log.cleared"  # {"<log id>": ISO time}: entries before it are gone
 SAMPLING = "gsme.sampling"  # {"next_id": int, "requests": {id: request}}
+SNAPSHOTS = "gsme.snapshots"  # [[ZigBee time, cause], ...]: event-caused snapshots, newest last
+EVENT_LOG_SIZE = 100  # our choice: entries a log answers from, newest kept
+BILLING_DATA_LOG_UPDATED = 0x8F0A  # primer §9.4
+END_OF_BILLING_PERIOD = 0x00000002  # ZSE SnapshotCause bits
+CHANGE_OF_MODE = 0x00004000
 
 # ---------------------------------------------------------------------------------------
 # UTRN (primer §8.7)
@@ -78,6 +95,15 @@ def utrn_amount(code: str) -> int | None:
     return value * (100_000 if value_class == 1 else 1_000)
 
 
+def utrn(pounds: int, counter: int) -> str:
+    """A well-formed UTRN for ``pounds`` (value class 1) and a 32-bit UTRN counter, the inverse
+    of ``utrn_amount``; its GMAC part is not modelled (module docstring of ``utrn_amount``)."""
+    if not 0 < pounds < 0x2000:
+        raise ValueError(f"a UTRN carries 1..8191 pounds, not {pounds}")
+    digits = str((((1 << 13) | pounds) << 32 | (counter & 0xFFFFFFFF)) + _PTUT_OFFSET).zfill(19)
+    return digits + str(utrn_check_digit(digits))
+
+
 # ---------------------------------------------------------------------------------------
 # Top-ups
 
@@ -92,11 +118,43 @@ def top_up_used(tx: Transaction, device: Device, code: str) -> bool:
     return any(entry[0] == code for entry in tx.register(device.eui, TOP_UP_LOG, []))
 
 
+_TOP_UP_POUNDS = (5, 10, 10, 15, 20, 20, 25, 30)
+
+
+def generated_top_ups(seed: int, since: datetime, until: datetime) -> list[list[Any]]:
+    """The top-ups of a prepayment meter's history from ``since`` to ``until``, oldest first,
+    as ``[UTRN, amount, ZigBee time]``: one every 4 to 10 days at a time of day and for an
+    amount drawn from the seed (the same seed, the same history)."""
+    found: list[list[Any]] = []
+    moment, counter = since, 0
+    while True:
+        counter += 1
+        draw = gas_model.history_draw(seed, 0x70_0000 + counter)
+        moment += timedelta(days=4 + draw % 7, minutes=(draw >> 8) % 1440 - 720)
+        if moment > until or counter > 100_000:
+            return found
+        pounds = _TOP_UP_POUNDS[(draw >> 24) % len(_TOP_UP_POUNDS)]
+        found.append([utrn(pounds, counter), pounds * 100_000, zigbee_time(moment.replace(second=0, microsecond=0))])
+
+
+def _top_up_log(tx: Transaction, device: Device) -> list[list[Any]]:
+    """The top-up log, oldest first: the history while in prepayment mode, then what was kept."""
+    prepayment = tx.register(device.eui, "gsme.prepayment", {})
+    history: list[list[Any]] = []
+    if prepayment.get("prepayment_since"):
+        since = datetime.fromisoformat(prepayment["prepayment_since"])
+        until = datetime.fromisoformat(prepayment["prepayment_until"]) if prepayment.get("prepayment_until") else device.now
+        meter = gas_model.gas_metering(tx, device)
+        history = generated_top_ups(meter.model.seed, since, min(until, device.now))
+    kept = tx.register(device.eui, TOP_UP_LOG, [])
+    return sorted(history + kept, key=lambda entry: entry[2])[-TOP_UP_LOG_SIZE:]
+
+
 def top_ups(tx: Transaction, device: Device, start: int, end: int, count: int) -> list[zcl_se.TopUpRecord]:
     """Top-ups from ``start`` to ``end`` (ZigBee times; the GBZ From-Date-Time is the start),
     newest first, at most ``count`` (0: all)."""
     found = [zcl_se.TopUpRecord(top_up_code=zcl_se.Octets(code.encode()), top_up_amount=amount, top_up_time=time)
-             for code, amount, time in reversed(tx.register(device.eui, TOP_UP_LOG, [])) if start <= time <= end]  # fmt: skip
+             for code, amount, time in reversed(_top_up_log(tx, device)) if start <= time <= end]  # fmt: skip
     return found[:count] if count else found
 
 
@@ -113,15 +171,19 @@ def events(tx: Transaction, device: Device, log_id: int, start: int, end: int, c
     """The coded entries of a log between ``start`` and ``end``, newest first, from
     ``offset``, at most ``count`` (0: all); and how many matched."""
     if log_id == 3:
-        entries = [(entry.at, entry.code) for entry in tx.event_log(device.eui) if entry.code is not None]
+        meter = gas_model.gas_metering(tx, device)
+        history = [(moment, BILLING_DATA_LOG_UPDATED) for moment in gas_model.billing_times(meter, device.now, keep=None)]
+        entries = history + [(datetime.fromisoformat(entry.at), entry.code) for entry in tx.event_log(device.eui)
+                             if entry.code is not None]  # fmt: skip
     elif log_id == 4:
-        entries = [(entry.at, entry.code) for entry in tx.security_log(device.eui) if entry.code is not None]
+        entries = [(datetime.fromisoformat(entry.at), entry.code) for entry in tx.security_log(device.eui)
+                   if entry.code is not None]  # fmt: skip
     else:
         return [], 0
+    entries = sorted(entries, key=lambda entry: entry[0])[-EVENT_LOG_SIZE:]
     cleared = tx.register(device.eui, CLEARED, {}).get(str(log_id))
     matched = []
-    for at, code in reversed(entries):
-        moment = datetime.fromisoformat(at)
+    for moment, code in reversed(entries):
         seconds = int((moment - _EPOCH).total_seconds())
         if (cleared is None or moment > datetime.fromisoformat(cleared)) and start <= seconds <= (end or 0xFFFFFFFF):
             matched.append(zcl_se.EventRecord(log_id=log_id, event_id=code, event_time=seconds,
@@ -159,9 +221,41 @@ def start_sampling(tx: Transaction, device: Device, request: Any, now: datetime)
 
 def samples(tx: Transaction, device: Device, sample_id: int, earliest: int, count: int,
             now: datetime) -> tuple[int, int, list[int]] | None:  # fmt: skip
-    """(start, interval, samples) or None when none are held (module docstring)."""
-    del tx, device, sample_id, earliest, count, now
-    return None
+    """(start, interval, samples) of the half-hour profile (sample id 0: litres per
+    half-hour, from the load model) for the ``count`` half-hours from ``earliest`` (ZigBee
+    time) that it holds: complete ones, no older than its reach, at most ``MAX_SAMPLES``; None
+    when it holds none of them, or for another sample id (GCS31's requests are kept, not
+    sampled)."""
+    if sample_id != 0 or count <= 0:
+        return None
+    meter = gas_model.gas_metering(tx, device)
+    first = -(-int((from_zigbee_time(earliest) - slot_start(0)).total_seconds()) // SLOT_SECONDS)
+    end = min(first + min(count, gas_model.MAX_SAMPLES), slot_of(now))
+    first = max(first, meter.oldest_slot(now))
+    if first >= end:
+        return None
+    return zigbee_time(slot_start(first)), SLOT_SECONDS, [meter.interval(slot) for slot in range(first, end)]
+
+
+# ---------------------------------------------------------------------------------------
+# Snapshots (GCS15b/c): billing-period ends from the model, and those events caused
+
+
+def record_snapshot(tx: Transaction, device: Device, at: datetime, cause: int) -> None:
+    """A snapshot an event took (a change of payment mode): its time is kept, its values
+    computed when read."""
+    kept = tx.register(device.eui, SNAPSHOTS, [])
+    tx.set_register(device.eui, SNAPSHOTS, [*kept, [zigbee_time(at), cause]][-gas_model.BILLING_LOG_SIZE:])
+
+
+def snapshots(tx: Transaction, device: Device, start: int, end: int, cause: int) -> list[tuple[int, int, int]]:
+    """(snapshot id, ZigBee time, cause) of the snapshots from ``start`` to ``end`` with a
+    cause among ``cause``'s bits, oldest first (RTDS GCS15b/c: offset 0 is the oldest)."""
+    meter = gas_model.gas_metering(tx, device)
+    found = [(zigbee_time(moment), END_OF_BILLING_PERIOD) for moment in gas_model.billing_times(meter, device.now)]
+    found += [(time, kind) for time, kind in tx.register(device.eui, SNAPSHOTS, [])]
+    found.sort()
+    return [(index, time, kind) for index, (time, kind) in enumerate(found) if start <= time <= end and kind & cause]
 
 
 def zigbee_time(moment: datetime) -> int:

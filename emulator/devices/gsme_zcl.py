@@ -28,7 +28,7 @@ from typing import Any
 import zigpy.types as t
 from zigpy.zcl import foundation
 
-from gbcs import crypto
+from gbcs import crypto, zcl_se
 from gbcs.crypto import KdfUsage
 from gbcs.encryption import ENCRYPTED_SECURITY_CONTROL, seal
 from gbcs.errors import DecodeError, EncodeError
@@ -54,6 +54,7 @@ from ..errors import BadContent, Unsupported
 from ..firmware.command import Command
 from ..firmware.device import Device
 from ..store import Transaction
+from . import gas_model
 from . import gsme_logs as logs
 from .gsme_attributes import ATTRIBUTES, METERING, PREPAYMENT, GsmeState, set_attribute
 
@@ -178,13 +179,18 @@ def _default_response(zcl: ZclCommand, command_id: int, status: int) -> ZclComma
     return ZclCommand(frame_control, zcl.sequence, 0x0B, "default_response", DefaultResponse(command_id, status))
 
 
+def _command_definition(cluster_id: int, name: str) -> Any:
+    for (cluster, direction, command_id), definition in COMMANDS.items():
+        if cluster == cluster_id and definition.name == name and direction is ZclDirection.SERVER_TO_CLIENT:
+            return command_id, definition
+    raise EncodeError(f"no ZSE command {name} in cluster {cluster_id:04X}")
+
+
 def _response(cluster_id: int, zcl: ZclCommand, name: str, **fields: Any) -> ZclCommand:
     """A ZSE response command from the meter (server to client, no default response wanted,
     as RTDS's responses are framed: 19)."""
-    for (cluster, direction, command_id), definition in COMMANDS.items():
-        if cluster == cluster_id and definition.name == name and direction is ZclDirection.SERVER_TO_CLIENT:
-            return ZclCommand(0x19, zcl.sequence, command_id, name, definition.schema(**fields))
-    raise EncodeError(f"no ZSE command {name} in cluster {cluster_id:04X}")
+    command_id, definition = _command_definition(cluster_id, name)
+    return ZclCommand(0x19, zcl.sequence, command_id, name, definition.schema(**fields))
 
 
 def _component(context: _Context, cluster_id: int, zcl: ZclCommand, *, last: bool) -> GbzComponent:
@@ -256,8 +262,9 @@ def _change_payment_mode(context: _Context, component: GbzComponent) -> list[Ans
     if when == _NEVER:
         prepayment["pending_payment_mode"] = None
     elif when == _NOW or _utc(when, context.now) <= context.now:
-        prepayment["payment_control_configuration"] = int(value.proposed_payment_control_configuration)
-        prepayment["cut_off_value"] = int(value.cut_off_value)
+        _set_payment_mode(context.state, int(value.proposed_payment_control_configuration), int(value.cut_off_value),
+                          context.now)  # fmt: skip
+        logs.record_snapshot(context.tx, context.device, context.now, logs.CHANGE_OF_MODE)
     else:
         prepayment["pending_payment_mode"] = {"at": when, "configuration": int(value.proposed_payment_control_configuration),
                                               "cut_off_value": int(value.cut_off_value)}  # fmt: skip
@@ -268,11 +275,24 @@ def _change_payment_mode(context: _Context, component: GbzComponent) -> list[Ans
                        emergency_credit_threshold=state.value(PREPAYMENT, 0x0011)), Status.SUCCESS)]  # fmt: skip
 
 
+def _set_payment_mode(state: GsmeState, configuration: int, cut_off_value: int, at: datetime) -> None:
+    """A payment mode in force from ``at``; entering or leaving prepayment mode bounds the
+    period whose top-up history the meter has (``gsme_logs``)."""
+    prepayment = state.prepayment
+    was = bool(prepayment["payment_control_configuration"] & gas_model.PREPAYMENT_MODE)
+    now_prepayment = bool(configuration & gas_model.PREPAYMENT_MODE)
+    if now_prepayment and not was:
+        prepayment["prepayment_since"], prepayment["prepayment_until"] = at.isoformat(), None
+    elif was and not now_prepayment and prepayment.get("prepayment_since"):
+        prepayment["prepayment_until"] = at.isoformat()
+    prepayment["payment_control_configuration"] = configuration
+    prepayment["cut_off_value"] = cut_off_value
+
+
 def apply_due_payment_mode(state: GsmeState, now: datetime) -> None:
     pending = state.prepayment.get("pending_payment_mode")
     if pending and _utc(pending["at"], now) <= now:
-        state.prepayment["payment_control_configuration"] = pending["configuration"]
-        state.prepayment["cut_off_value"] = pending["cut_off_value"]
+        _set_payment_mode(state, pending["configuration"], pending["cut_off_value"], _utc(pending["at"], now))
         state.prepayment["pending_payment_mode"] = None
 
 
@@ -392,8 +412,38 @@ def _event_log(context: _Context, component: GbzComponent) -> list[ZclCommand]:
 
 
 def _snapshot(context: _Context, component: GbzComponent) -> list[ZclCommand]:
-    # A snapshot is taken at each billing period's end; a new meter has none yet.
-    return []
+    """The ``snapshot_offset``-th snapshot in the range with the causes asked (``gsme_logs.
+    snapshots``): Metering's holds the registers at its time (ZSE payload type 6, block tier
+    information delivered without billing: every unit in tier 1 and block 1, as the block
+    attributes say); Prepayment's the debt and credit status (type 0, the balances in force)."""
+    value, zcl = component.command.value, component.command
+    found = logs.snapshots(context.tx, context.device, int(value.earliest_start_time), int(value.latest_end_time),
+                           int(value.snapshot_cause))  # fmt: skip
+    offset = int(value.snapshot_offset)
+    if offset >= len(found):
+        return []
+    snapshot_id, time, cause = found[offset]
+    common = dict(snapshot_id=snapshot_id, snapshot_time=time, total_snapshots_found=min(len(found), 0xFF),
+                  command_index=0, total_number_of_commands=1)  # fmt: skip
+    if zcl.name == "get_prepay_snapshot":
+        prepayment = context.state.prepayment
+        status = zcl_se.DebtCreditStatus(accumulated_debt=prepayment["accumulated_debt"],
+                                         type1_debt_remaining=prepayment["debts"][0],
+                                         type2_debt_remaining=prepayment["debts"][1],
+                                         type3_debt_remaining=prepayment["debts"][2],
+                                         emergency_credit_remaining=prepayment["emergency_credit_remaining"],
+                                         credit_remaining=prepayment["credit_remaining"])  # fmt: skip
+        return [_response(PREPAYMENT, zcl, "publish_prepay_snapshot", snapshot_cause=t.bitmap32(cause),
+                          snapshot_payload_type=t.enum8(0), snapshot_payload=t.Bytes(status.serialize()), **common)]  # fmt: skip
+    summation = gas_model.gas_metering(context.tx, context.device).summation(logs.from_zigbee_time(time))
+    registers = [summation, 0, 0, 0]
+    payload = (t.uint48_t(summation).serialize() + t.uint8_t(4).serialize()
+               + b"".join(t.uint48_t(v).serialize() for v in registers)
+               + t.uint8_t(0x14).serialize() + b"".join(t.uint48_t(v).serialize() for v in registers))  # fmt: skip
+    _, definition = _command_definition(METERING, "publish_snapshot")
+    cause_type, payload_type = (definition.schema.fields[i].type for i in (5, 6))
+    return [_response(METERING, zcl, "publish_snapshot", snapshot_cause=cause_type(cause),
+                      snapshot_payload_type=payload_type(6), snapshot_payload=t.Bytes(payload), **common)]  # fmt: skip
 
 
 def _sampled_data(context: _Context, component: GbzComponent) -> list[ZclCommand]:

@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
-__all__ = ["SLOT_SECONDS", "LoadModel", "slot_of", "slot_start"]
+__all__ = ["SLOT_SECONDS", "GasLoadModel", "LoadModel", "slot_of", "slot_start"]
 
 SLOT_SECONDS = 1800  # a half-hour
 SLOTS_PER_DAY = 48
@@ -111,3 +111,34 @@ class LoadModel:
         total += sum(per_day(d) for d in range(day, last_day))
         total += sum(per_slot(slot) for slot in range(max(head_end, last_day * SLOTS_PER_DAY), end))
         return total
+
+
+# -- gas -----------------------------------------------------------------------------------
+# Litres per half-hour at a day factor of 1, from 00:00 UTC: the boiler's pilot-free night,
+# a heating and hot-water peak in the morning, a little through the day, a long evening peak.
+_GAS_SHAPE = (1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 6, 14, 20, 18, 12, 6, 4, 3, 3, 3, 3, 4, 4,
+              4, 3, 3, 3, 4, 5, 8, 12, 16, 18, 18, 16, 14, 12, 10, 8, 6, 4, 2, 1, 1, 1, 1, 1)  # fmt: skip
+_GAS_PER_FACTOR = sum(_GAS_SHAPE)
+# The season: heating months use several times the summer's hot water (January .. December).
+_GAS_SEASON = (14, 13, 11, 8, 5, 3, 2, 2, 4, 7, 10, 13)
+
+
+@dataclass(frozen=True, slots=True)
+class GasLoadModel:
+    """A household's gas use, in litres (the GSME's register counts litres): a daily shape
+    times a day factor, the month's heating season plus a seeded day-to-day variation. The
+    same seed always gives the same use; a register over two years sums 731 day factors."""
+
+    seed: int
+
+    def day_factor(self, day: int) -> int:
+        """The day's factor (a day counted from 1970 UTC): the season's 2..14 plus 0..3."""
+        month = (_EPOCH + timedelta(days=day)).month
+        return _GAS_SEASON[month - 1] + _mix(self.seed * 7_000_003 + day) % 4
+
+    def litres(self, slot: int) -> int:
+        return _GAS_SHAPE[slot % SLOTS_PER_DAY] * self.day_factor(slot // SLOTS_PER_DAY)
+
+    def litres_between(self, first: int, end: int) -> int:
+        """Litres over whole half-hours [first, end)."""
+        return LoadModel._between(first, end, self.litres, lambda day: _GAS_PER_FACTOR * self.day_factor(day))

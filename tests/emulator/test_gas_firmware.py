@@ -72,13 +72,16 @@ CS01B = _file("2.2_CS01b", "CS01b_2.2_SUCCESS_COMMAND_GBCS.HEX")
 
 def test_gas_consumed_is_read_back_by_gcs13a_encrypted() -> None:
     device = _device_for(GCS13A)
+    before = process_command(device, _bytes(GCS13A))  # the meter in service: its load model's register
+    assert before.accepted, before.rejection
     gas.gsme_consumes(device.store, device, 4321)
-    outcome = process_command(device, _bytes(GCS13A))
+    outcome = process_command(device, _resent(GCS13A, counter=_frame(GCS13A).originator_counter + 1))
     assert outcome.accepted, outcome.rejection
     components = decode_gbz(gbcs.decode(outcome.response).content, Cra.RESPONSE, 0x0074).components
     assert all(component.is_encrypted for component in components)  # GBCS: GCS13a's response is encrypted
     records = _records(outcome.response)
-    assert records[(0x0702, 0x0000)] == 4321
+    assert _records(before.response)[(0x0702, 0x0000)] > 0
+    assert records[(0x0702, 0x0000)] - _records(before.response)[(0x0702, 0x0000)] == 4321  # on top of the model
 
 
 def test_a_top_up_raises_the_balance_a_read_then_shows() -> None:
