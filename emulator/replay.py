@@ -355,10 +355,28 @@ def compare_responses(ours: bytes | None, recorded: bytes, keystore: KeyStore | 
         recorded_shapes = [data_shape(item) for item in recorded_apdu.data]
         if len(ours_shapes) != len(recorded_shapes) or not all(map(shapes_agree, ours_shapes, recorded_shapes)):
             return "mismatch", f"data structure differs: ours {ours_shapes}, recorded {recorded_shapes}"
-        if keystore is not None:
-            return _compare_protected(mine, theirs, keystore)
-        return "structure", "values differ (device state)"
+        hollow = any(map(hollow_where_recorded, ours_apdu.data, recorded_apdu.data))
+        verdict, detail = _compare_protected(mine, theirs, keystore) if keystore is not None else ("structure", "values differ (device state)")
+        return verdict, f"{detail}; {HOLLOW}" if hollow and verdict == "structure" and HOLLOW not in detail else detail
     return "mismatch", "payloads differ"
+
+
+HOLLOW = "ours empty where the recording has entries"
+
+
+def hollow_where_recorded(ours: Data, recorded: Data) -> bool:
+    """Whether an array or log is empty in ours where the recording's has entries (a log
+    outside what the replayed device holds at its time): the structure agrees, but replay
+    says so, and the meters' test counts these apart."""
+    if ours.type in (DataType.ARRAY, DataType.COMPACT_ARRAY) and ours.type is recorded.type:
+        ours_items = ours.value if ours.type is DataType.ARRAY else ours.value[1]
+        recorded_items = recorded.value if recorded.type is DataType.ARRAY else recorded.value[1]
+        if not ours_items:
+            return bool(recorded_items)
+        return any(map(hollow_where_recorded, ours_items, recorded_items))
+    if ours.type is DataType.STRUCTURE and recorded.type is DataType.STRUCTURE:
+        return any(map(hollow_where_recorded, ours.value, recorded.value))
+    return False
 
 
 def _compare_protected(mine: Frame, theirs: Frame, keystore: KeyStore) -> tuple[str, str]:
@@ -371,15 +389,18 @@ def _compare_protected(mine: Frame, theirs: Frame, keystore: KeyStore) -> tuple[
         if not ours_blocks:
             return "structure", "values differ (device state)"
         ours_key, recorded_key = payload_key(mine, keystore), payload_key(theirs, keystore)
+        hollow = False
         for ours_block, recorded_block in zip(ours_blocks, recorded_blocks, strict=True):
             ours_value = decode_data(Reader(decrypt_block(mine, ours_block, ours_key)))
             recorded_value = decode_data(Reader(decrypt_block(theirs, recorded_block, recorded_key)))
             if not shapes_agree(data_shape(ours_value), data_shape(recorded_value)):
                 return "mismatch", (f"protected attributes differ: ours {data_shape(ours_value)}, "
                                     f"recorded {data_shape(recorded_value)}")  # fmt: skip
+            hollow = hollow or hollow_where_recorded(ours_value, recorded_value)
     except GbcsError as error:
         return "mismatch", f"protected attributes do not decrypt: {error}"
-    return "structure", "values differ (device state); protected attributes decrypted, same structure"
+    detail = "values differ (device state); protected attributes decrypted, same structure"
+    return "structure", f"{detail}; {HOLLOW}" if hollow else detail
 
 
 def _compare_gbz(mine: Frame, theirs: Frame) -> tuple[str, str]:

@@ -43,6 +43,7 @@ from .chf import FirmwareVersionObject, IdentityObject
 from .esme_activation import arm_activations, run_due_activations, schedule_activations
 from .esme_defaults import FACTORY_DEFAULTS
 from .esme_metering import (
+    BILLING_ON_CHANGE,
     MeteringProfile,
     MeteringRegister,
     RecordLog,
@@ -144,10 +145,10 @@ _MEASURING: list[CosemObject] = [
     MeteringProfile(7, Obis("0.0.98.1.10.255"), period="day", row=daily_export_read, capacity=31 * _DAY),
     MeteringProfile(7, Obis("0.0.98.1.0.255"), period="month", row=tariff_snapshot, capacity=366 * _DAY),
     MeteringProfile(7, Obis("0.0.98.1.1.255"), period="month", row=prepayment_snapshot, capacity=366 * _DAY),
-    SnapshotLog(7, Obis("0.0.98.1.2.255"), row=change_snapshot, register="esme.billing_on_change"),
-    MeteringProfile(7, Obis("1.0.32.24.0.255"), row=voltage_row(1), capacity=92 * _DAY),
-    MeteringProfile(7, Obis("1.0.52.24.0.255"), row=voltage_row(2), capacity=92 * _DAY, polyphase=True),
-    MeteringProfile(7, Obis("1.0.72.24.0.255"), row=voltage_row(3), capacity=92 * _DAY, polyphase=True),
+    SnapshotLog(7, Obis("0.0.98.1.2.255"), row=change_snapshot, register=BILLING_ON_CHANGE),
+    MeteringProfile(7, Obis("1.0.32.24.0.255"), row=voltage_row(1), capacity=92 * _DAY, settable_period=True),
+    MeteringProfile(7, Obis("1.0.52.24.0.255"), row=voltage_row(2), capacity=92 * _DAY, polyphase=True, settable_period=True),
+    MeteringProfile(7, Obis("1.0.72.24.0.255"), row=voltage_row(3), capacity=92 * _DAY, polyphase=True, settable_period=True),
     RecordLog(7, Obis("0.0.98.1.4.255"), register="esme.debt_payments"),
     RecordLog(7, Obis("0.0.99.98.20.255"), register="esme.boost_log"),
     RecordLog(7, Obis("0.17.99.98.2.255"), register="esme.alcs_log", columns=(_U32, _U16, DataType.ENUM, _U32)),

@@ -11,8 +11,9 @@ passive copy and an activation date-time — a GBCS extended data object's
 reaches it the passive values become active and the meter tells the command's originator
 with a future-dated outcome alert (0x00CC, 8F66) naming the command and the activation
 attribute, one alert per activation attribute, as RTDS's ECS01a, ECS02, ECS03 and ECS08
-alerts show. A time already passed activates at once, with no alert; a date-time of all
-wildcards cancels what was pending for that attribute.
+alerts show. RTDS's IMMEDIATE commands set the date-time all zero (with deviation
+unspecified): that, or a time already passed, activates at once, with no alert; a date-time
+of all wildcards (FF) cancels what was pending for that attribute.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from ..firmware.command import Command
 from ..firmware.cosem import AccessFailure, CosemObject
 from ..firmware.device import Device
 from ..store import Transaction
+from .esme_metering import record_billing_on_change
 
 __all__ = ["FUTURE_DATED_OUTCOME", "arm_activations", "run_due_activations", "schedule_activations"]
 
@@ -68,12 +70,13 @@ def schedule_activations(device: Device, tx: Transaction, command: Command, resp
             continue
         target = [specification.class_id, str(specification.instance), specification.member]
         pending = [entry for entry in pending if entry["target"] != target]  # a newer time replaces an older
-        due = _moment(value)
-        if due is None:
-            continue  # every field a wildcard: cancelled
-        if due <= device.now:
+        when = _when(value)
+        if when is None:
+            continue  # every field a wildcard (or no date-time at all): cancelled
+        if when is _NOW or when <= device.now:
             _activate(device, tx, target)
             continue
+        due = when
         pending.append({"due": due.isoformat(), "target": target, "originator": str(command.frame.originator),
                         "message_code": command.frame.other_information.message_code,
                         "counter": command.frame.originator_counter})  # fmt: skip
@@ -109,6 +112,9 @@ def run_due_activations(device: Device) -> list[bytes]:
     return alerts
 
 
+_CHANGES_BILLED = (111, 20, 113)  # a change of payment mode or tariff: a billing data log capture
+
+
 def _activate(device: Device, tx: Transaction, target: list) -> None:
     from .esme import ESME_OBJECTS  # imported here: esme.py imports this module
 
@@ -124,6 +130,8 @@ def _activate(device: Device, tx: Transaction, target: list) -> None:
         for passive_attribute, active_attribute in pairs:
             _copy(device, tx, source, passive_attribute, destination, active_attribute)
     tx.log_event(device.eui, device.now, "activated", f"{class_id}/{obis}/{attribute}")
+    if class_id in _CHANGES_BILLED:
+        record_billing_on_change(tx, device)
 
 
 def _copy(device: Device, tx: Transaction, source: CosemObject, passive: int, destination: CosemObject, active: int) -> None:
@@ -133,9 +141,16 @@ def _copy(device: Device, tx: Transaction, source: CosemObject, passive: int, de
         pass  # a passive value never set leaves the active one as it was
 
 
-def _moment(value: Data) -> datetime | None:
+_NOW = object()  # "activate now": RTDS's IMMEDIATE date-time, date and time all zero
+
+
+def _when(value: Data) -> datetime | object | None:
+    """An activation date-time: a moment, ``_NOW``, or None (cancel: wildcards, or no valid
+    date-time)."""
     if value.type is not DataType.OCTET_STRING or len(value.value) != 12:
         return None
+    if not any(value.value[:9]):
+        return _NOW
     try:
         return DlmsDateTime.decode(value.value).to_datetime()
     except DecodeError:

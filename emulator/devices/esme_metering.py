@@ -37,8 +37,9 @@ from ..firmware.device import Device
 from ..store import Transaction
 from .load_model import SLOT_SECONDS, SLOTS_PER_DAY, LoadModel, slot_of
 
-__all__ = ["ELEMENTS", "Metering", "MeteringProfile", "MeteringRegister", "RecordLog", "RegisterCollection",
-           "SnapshotLog", "capture_times", "configure_metering", "metering", "record", "tariff_registers"]
+__all__ = ["BILLING_ON_CHANGE", "ELEMENTS", "Metering", "MeteringProfile", "MeteringRegister", "RecordLog", "RegisterCollection",
+           "SnapshotLog", "capture_times", "configure_metering", "metering", "record_billing_on_change",
+           "tariff_registers"]
 
 ELEMENTS = ("single", "twin", "polyphase")
 _CONFIG = "esme.metering"
@@ -255,11 +256,15 @@ class MeteringProfile(CosemObject):
     row: Row | None = None
     capacity: timedelta = timedelta(days=731)
     polyphase: bool = False
+    settable_period: bool = False  # the average RMS voltage measurement period (ECS29a)
+
+    def _exists(self, meter: Metering) -> None:
+        if self.polyphase and meter.elements != "polyphase":
+            raise AccessFailure(OBJECT_UNDEFINED, "a single-phase meter has no phase 2 or 3")
 
     def get(self, device: Device, tx: Transaction, attribute: int, selection: Data | None) -> Data:
         meter = metering(tx, device)
-        if self.polyphase and meter.elements != "polyphase":
-            raise AccessFailure(OBJECT_UNDEFINED, "a single-phase meter has no phase 2 or 3")
+        self._exists(meter)
         if attribute == 4:
             return u32(self._period(device, tx))
         if attribute != 2 or self.row is None:
@@ -269,14 +274,17 @@ class MeteringProfile(CosemObject):
         start = max(_EPOCH_2000 + timedelta(seconds=first), now - self.capacity, _slot_time(meter.since))
         end = min(_EPOCH_2000 + timedelta(seconds=last), now)
         period = "month" if self.period == "month" else timedelta(seconds=self._period(device, tx))
-        moments = capture_times(period, start, end)[-MAX_ROWS:]
+        if period != "month":  # a log holds its latest MAX_ROWS entries at most
+            start = max(start, end - (MAX_ROWS - 1) * period)
+        moments = capture_times(period, start, end)
         return compact(self.row(meter, tx, device, now), [self.row(meter, tx, device, moment) for moment in moments])
 
     def set(self, device: Device, tx: Transaction, attribute: int, value: Data) -> None:
         """The capture period (attribute 4, seconds) of a periodic profile is settable (ECS29a's
         average RMS voltage measurement period), up to a day."""
-        if attribute != 4 or self.period == "month":
+        if attribute != 4 or not self.settable_period:
             return super().set(device, tx, attribute, value)
+        self._exists(metering(tx, device))
         seconds = expect(value, DataType.UINT32).value
         if not 1 <= seconds <= 86400:
             raise AccessFailure(OTHER_REASON, f"a capture period of {seconds} s is not between 1 s and a day")
@@ -289,8 +297,10 @@ class MeteringProfile(CosemObject):
 
 @dataclass
 class RecordLog(CosemObject):
-    """A profile generic (class 7) of events the meter records as they happen (boost button
-    presses, ALCS switching, debt payments): rows kept in a register, read by date range."""
+    """A profile generic (class 7) of events recorded as they happen, rows kept in a register
+    and read by date range: the boost button, ALCS switching and payment-based debt
+    collection logs. Nothing records into them yet (those behaviours are not modelled), so
+    they read empty — with their rows' type — until reset, which empties them."""
 
     register: str = ""
     columns: tuple[DataType, ...] = (_U32, _U32)
@@ -309,11 +319,6 @@ class RecordLog(CosemObject):
             return super().action(device, tx, method, parameter)
         tx.set_register(device.eui, self.register, [])
         return Data.null()
-
-
-def record(tx: Transaction, device: Device, register: str, *values: int) -> None:
-    """Append a row (its first value: the time, seconds since 2000) to a ``RecordLog``."""
-    tx.set_register(device.eui, register, [*tx.register(device.eui, register, []), [seconds_since_2000(device.now), *values]])
 
 
 # The rows of each computed log.
@@ -350,19 +355,20 @@ def tariff_snapshot(meter: Metering, tx: Transaction, device: Device, at: dateti
 
 
 def prepayment_snapshot(meter: Metering, tx: Transaction, device: Device, at: datetime) -> Data:
-    return Data.structure(_time(at), *prepayment_balances(tx, device))
+    return Data.structure(_time(at), *prepayment_balances(tx, device, at))
 
 
 def change_snapshot(meter: Metering, tx: Transaction, device: Device, at: datetime) -> Data:
-    return Data.structure(*tariff_snapshot(meter, tx, device, at).value, *prepayment_balances(tx, device))
+    return Data.structure(*tariff_snapshot(meter, tx, device, at).value, *prepayment_balances(tx, device, at))
 
 
-def prepayment_balances(tx: Transaction, device: Device) -> tuple[Data, ...]:
+def prepayment_balances(tx: Transaction, device: Device, at: datetime) -> tuple[Data, ...]:
     """Meter balance, emergency credit balance, accumulated debt, payment-based debt and the
-    two time-based debts (int32, in the currency's 10^-5 units as GBCS's account objects)."""
-    from .esme_prepayment import balances  # the prepayment model reads the same registers
+    two time-based debts at ``at`` (int32, in the currency's 10^-5 units as GBCS's account
+    objects)."""
+    from .esme_prepayment import balances_at  # esme_prepayment imports this module's siblings
 
-    return tuple(i32(value) for value in balances(tx, device))
+    return tuple(i32(value) for value in balances_at(tx, device, at))
 
 
 def voltage_row(phase: int) -> Row:
@@ -370,6 +376,16 @@ def voltage_row(phase: int) -> Row:
         return Data.structure(_time(end), u32(meter.average_voltage(end, phase)))
 
     return row
+
+
+BILLING_ON_CHANGE = "esme.billing_on_change"
+
+
+def record_billing_on_change(tx: Transaction, device: Device) -> None:
+    """A change of payment mode or tariff: the billing data log captures the registers and
+    balances of this moment (its latest 12 captures are kept)."""
+    captures = tx.register(device.eui, BILLING_ON_CHANGE, [])
+    tx.set_register(device.eui, BILLING_ON_CHANGE, [*captures, seconds_since_2000(device.now)][-12:])
 
 
 @dataclass

@@ -13,6 +13,9 @@ Rules, as RTDS shows them:
   not executed (every RTDS ERROR response: e.g. CCS01's action succeeds, its first set fails
   with hardware-fault, its second answers other-reason). Earlier effects stay.
 * A get-with-selection is answered as a get.
+* A read use case (its catalogue title begins "read") only reads: a set, or an action other
+  than the two GBCS reads by action (a protected read; a device log read, class 104 method
+  4), answers read-write-denied — a MAC-only read cannot move credit or change a tariff.
 * A protected read (the data-protection object, class 30, ``get_protected_attributes``) reads
   the objects its parameter lists and answers their values encrypted for the command's
   originator (``DataProtectionObject``).
@@ -59,6 +62,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "HARDWARE_FAULT",
+    "READ_WRITE_DENIED",
     "OBJECT_UNDEFINED",
     "OBJECT_UNAVAILABLE",
     "OTHER_REASON",
@@ -119,12 +123,15 @@ def execute_access_request(device: Device, tx: Transaction, command: Command, ob
         raise BadContent(f"payload is a {type(request).__name__}, not an Access-Request")
     by_address = {(item.class_id, bytes(item.instance)): item for item in objects}
     faults = {tuple(fault) for fault in tx.register(device.eui, _FAULTS, [])}
+    reads_only = command.use_case.title.startswith("read")
     results, data = [], []
     failed = False
     for specification, value in zip(request.specifications, request.data, strict=False):
         kind = RequestKind.GET if specification.kind is RequestKind.GET_WITH_SELECTION else specification.kind
         if failed:
             result, answer = OTHER_REASON, Data.null()
+        elif reads_only and not _reads(specification, kind):
+            result, answer = READ_WRITE_DENIED, Data.null()
         elif _fault_key(specification, kind) in faults:
             result, answer = HARDWARE_FAULT, Data.null()
         else:
@@ -138,6 +145,13 @@ def execute_access_request(device: Device, tx: Transaction, command: Command, ob
         data.append(answer)
     response = AccessResponse(request.invoke_id_and_priority, b"", tuple(data), tuple(results))
     return encode_apdu(response)
+
+
+_READS_BY_ACTION = {(30, 1), (104, 4)}  # get_protected_attributes; a device log's backup (CCS07)
+
+
+def _reads(specification: RequestSpecification, kind: RequestKind) -> bool:
+    return kind is RequestKind.GET or (kind is RequestKind.ACTION and (specification.class_id, specification.member) in _READS_BY_ACTION)
 
 
 def _serve(device: Device, tx: Transaction, item: CosemObject | None, specification: RequestSpecification,
@@ -207,6 +221,8 @@ class StoredObject(CosemObject):
         raise AccessFailure(OBJECT_UNAVAILABLE, f"{self.instance} attribute {attribute} was never set")
 
     def set(self, device: Device, tx: Transaction, attribute: int, value: Data) -> None:
+        if attribute == 1:
+            raise AccessFailure(READ_WRITE_DENIED, "the logical name is read-only")
         default = self.defaults.get(attribute)
         if default is not None and value.type is not default.type:
             raise AccessFailure(TYPE_UNMATCHED, f"{self.instance} attribute {attribute} is a {default.type.name}")
@@ -300,12 +316,12 @@ class DataProtectionObject(CosemObject):
         if method != 1:
             return OBJECT_UNDEFINED, Data.null()
         try:
-            object_list, protection = (member.value for member in _members(parameter, 2))
+            object_list, protection = (expect(member, DataType.ARRAY).value for member in _members(parameter, 2))
             values = [self._read(device, tx, definition, objects) for definition in object_list]
+            answered = tuple(_answered_parameters(item, device.eui) for item in protection)
             key = self._key(device, command)
         except AccessFailure as failure:
             return failure.result, Data.null()
-        answered = tuple(_answered_parameters(item, device.eui) for item in protection)
         protected = seal(device.eui, key, encode_data(Data.structure(*values)))
         return SUCCESS, Data.structure(Data.array(*answered), Data.octet_string(protected))
 
@@ -313,10 +329,11 @@ class DataProtectionObject(CosemObject):
     def _read(device: Device, tx: Transaction, definition: Data, objects: dict[tuple[int, bytes], CosemObject]) -> Data:
         class_id, instance, attribute, _index, access = _members(definition, 5)
         item = objects.get((expect(class_id, DataType.UINT16).value, expect(instance, DataType.OCTET_STRING).value))
-        if item is None:
+        if item is None or isinstance(item, DataProtectionObject):
             raise AccessFailure(OBJECT_UNDEFINED, "a protected read of an object the device does not have")
         selector, selection = _members(access, 2)
-        return item.get(device, tx, attribute.value, None if selector.value == 0 else selection)
+        selected = expect(selector, DataType.ENUM).value != 0
+        return item.get(device, tx, expect(attribute, DataType.INT8).value, selection if selected else None)
 
     @staticmethod
     def _key(device: Device, command: Command) -> bytes:
@@ -337,8 +354,8 @@ class DataProtectionObject(CosemObject):
 
 
 def _members(value: Data, count: int) -> tuple[Data, ...]:
-    members = expect(value, DataType.STRUCTURE, DataType.ARRAY).value
-    if len(members) != count and value.type is DataType.STRUCTURE:
+    members = expect(value, DataType.STRUCTURE).value
+    if len(members) != count:
         raise AccessFailure(TYPE_UNMATCHED, f"expected a structure of {count}")
     return members
 

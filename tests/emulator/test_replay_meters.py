@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from emulator.replay import replay_folders
+from emulator.replay import HOLLOW, replay_folders
 from gbcs.keystore import InMemoryKeyStore
 from tests.conftest import RTDS
 
@@ -31,6 +31,11 @@ def results(keystore: InMemoryKeyStore) -> list:
     for target, counts in sorted(rates.items()):
         print(f"  {target:<8} {counts['accepted']}/{counts['total']} accepted; exact {counts['exact']}, "
               f"structure {counts['structure']}, mismatch {counts['mismatch']}, unsupported {counts['unsupported']}")  # fmt: skip
+    meters = [result for result in results if result.target in METERS]
+    hollow = [result for result in meters if HOLLOW in result.detail]
+    primed = [result for result in meters if "as recorded" in result.detail or "primed from the recording" in result.detail]
+    print(f"Of the meters' {len(meters)}: {len(hollow)} answered with an empty log or table where the recording has "
+          f"entries; {len(primed)} replayed on device state taken from the recording (faults, cells, images)")
     print("Meter commands not answered as recorded:")
     for result in results:
         if result.target in METERS and result.verdict not in ("exact", "structure"):

@@ -34,6 +34,8 @@ from tests.emulator.helpers import NOW, PARTIES, make_device, make_pki
 
 ESME = EUI64("00DB1234567890A0")
 READ = 0x0059  # ECS52, a MAC-only read the supplier sends
+ADJUST_BALANCE, MANAGE_DEBT, EMERGENCY_CREDIT = 0x001C, 0x001E, 0x0020  # ECS04a, ECS07, ECS09 (signed and MACed)
+PREPAYMENT_CONFIGURATION, CLEAR_EVENT_LOG = 0x001F, 0x0024  # ECS08, ECS15a
 IMPORT_REGISTER = (3, Obis("1.0.1.8.0.255"))
 HALF_HOUR_PROFILE = (7, Obis("0.0.99.1.0.255"))
 DAILY_CONSUMPTION = (7, Obis("0.0.99.1.3.255"))
@@ -60,9 +62,9 @@ def head_end(pki: PkiStore) -> HeadEnd:
 
 
 def ask(esme: Device, head_end: HeadEnd, *specifications: RequestSpecification, data: tuple[Data, ...] | None = None,
-        message_code: int = READ) -> tuple[list[int], list[Data], bytes]:  # fmt: skip
+        message_code: int = READ, role: Role = Role.SUPPLIER) -> tuple[list[int], list[Data], bytes]:  # fmt: skip
     content = encode_apdu(AccessRequest(0x20000001, b"", specifications, data or tuple(Data.null() for _ in specifications)))
-    outcome = process_command(esme, head_end.command(message_code, ESME, content, role=Role.SUPPLIER))
+    outcome = process_command(esme, head_end.command(message_code, ESME, content, role=role))
     assert outcome.accepted, outcome.rejection
     apdu = decode_apdu(gbcs.decode(outcome.response).content)
     return [result.result for result in apdu.results], list(apdu.data), outcome.response
@@ -150,34 +152,50 @@ def test_a_protected_read_decrypts_to_the_registers_read_in_clear(esme: Device, 
     assert registers.value[1] == Data.structure(Data.integer(DataType.INT8, 0), Data.integer(DataType.ENUM, 30))  # Wh
 
 
-def test_top_ups_and_debts_move_the_balances_the_billing_log_captures(esme: Device, head_end: HeadEnd, pki: PkiStore) -> None:
+def test_top_ups_and_debts_move_the_balances_each_billing_snapshot_captures_as_they_were(
+        esme: Device, head_end: HeadEnd, pki: PkiStore) -> None:  # fmt: skip
     token_credit, emergency, time_debt = Obis("0.0.19.10.0.255"), Obis("0.0.19.10.1.255"), Obis("0.0.19.20.1.255")
-    actions = (RequestSpecification(RequestKind.ACTION, 112, token_credit, 1),  # add £12.50
-               RequestSpecification(RequestKind.ACTION, 112, token_credit, 1),  # and £2.50 more
-               RequestSpecification(RequestKind.ACTION, 112, emergency, 3),  # emergency credit taken
-               RequestSpecification(RequestKind.ACTION, 113, time_debt, 4))  # a £30 time-based debt
-    data = (Data.integer(DataType.INT32, 1_250_000), Data.integer(DataType.INT32, 250_000), Data.integer(DataType.INT8, 0),
-            Data.integer(DataType.INT32, 3_000_000))  # fmt: skip
-    assert ask(esme, head_end, *actions, data=data)[0] == [0, 0, 0, 0]
+    add = RequestSpecification(RequestKind.ACTION, 112, token_credit, 1)
+    assert ask(esme, head_end, add, add, data=(Data.integer(DataType.INT32, 1_250_000), Data.integer(DataType.INT32, 250_000)),
+               message_code=ADJUST_BALANCE)[0] == [0, 0]  # £12.50, then £2.50 more  # fmt: skip
+    assert ask(esme, head_end, RequestSpecification(RequestKind.ACTION, 112, emergency, 3), data=(Data.integer(DataType.INT8, 0),),
+               message_code=EMERGENCY_CREDIT)[0] == [0]  # fmt: skip
     (_, [balance, preset], _) = ask(esme, head_end, get(112, token_credit), get(112, emergency, 9))
     assert balance.value == 1_500_000
-    esme.clock.advance(timedelta(days=31))
-    (_, [snapshots], _) = ask(esme, head_end, between(7, Obis("0.0.98.1.1.255"), NOW, NOW + timedelta(days=31)))
-    [(_, meter_balance, emergency_balance, accumulated, payment, time_1, time_2)] = rows(snapshots)  # the 1st of the month
-    assert (meter_balance, emergency_balance, accumulated, payment, time_1, time_2) == (
-        1_500_000, preset.value, 3_000_000, 0, 3_000_000, 0)
+    esme.clock.advance(timedelta(days=31))  # the 1st of January passes: a monthly snapshot
+    assert ask(esme, head_end, RequestSpecification(RequestKind.ACTION, 113, time_debt, 4), data=(Data.integer(DataType.INT32, 3_000_000),),
+               message_code=MANAGE_DEBT)[0] == [0]  # a £30 time-based debt, after the snapshot  # fmt: skip
+    esme.clock.advance(timedelta(days=31))  # and the 1st of February
+    (_, [snapshots], _) = ask(esme, head_end, between(7, Obis("0.0.98.1.1.255"), NOW, NOW + timedelta(days=62)))
+    january, february = rows(snapshots)
+    assert january[1:] == (1_500_000, preset.value, 0, 0, 0, 0)  # meter, emergency, accumulated, payment, time 1, time 2
+    assert february[1:] == (1_500_000, preset.value, 3_000_000, 0, 3_000_000, 0)
+
+
+def test_a_read_cannot_move_credit_and_amounts_move_only_by_method(esme: Device, head_end: HeadEnd, pki: PkiStore) -> None:
+    token_credit = Obis("0.0.19.10.0.255")
+    top_up = RequestSpecification(RequestKind.ACTION, 112, token_credit, 1)
+    assert ask(esme, head_end, top_up, data=(Data.integer(DataType.INT32, 100_000_000),))[0] == [3]  # ECS52: read-write-denied
+    set_amount = RequestSpecification(RequestKind.SET, 112, token_credit, 2)
+    assert ask(esme, head_end, set_amount, data=(Data.integer(DataType.INT32, 100_000_000),),
+               message_code=ADJUST_BALANCE)[0] == [3]  # fmt: skip
+    undefined = RequestSpecification(RequestKind.ACTION, 112, token_credit, 9)
+    assert ask(esme, head_end, undefined, data=(Data.integer(DataType.INT32, 1),), message_code=ADJUST_BALANCE)[0] == [4]
+    assert ask(esme, head_end, get(112, token_credit))[1][0].value == 0
 
 
 def test_a_set_keeps_the_attribute_type_and_a_cleared_log_reads_empty(esme: Device, head_end: HeadEnd, pki: PkiStore) -> None:
     low_credit = (111, Obis("0.0.19.0.0.255"), 16)
     set_wrong = RequestSpecification(RequestKind.SET, *low_credit)
-    assert ask(esme, head_end, set_wrong, data=(Data.integer(DataType.UINT16, 5),))[0] == [12]  # type-unmatched
+    assert ask(esme, head_end, set_wrong, data=(Data.integer(DataType.UINT16, 5),),
+               message_code=PREPAYMENT_CONFIGURATION)[0] == [12]  # type-unmatched  # fmt: skip
     event_log = (7, Obis("0.0.99.98.0.255"))
     with esme.store.transaction() as tx:
         tx.log_event(esme.eui, esme.now, "test", "an event with a GBCS code", code=0x8F35)
     assert len(rows(ask(esme, head_end, between(*event_log, NOW, NOW))[1][0])) == 1
     esme.clock.advance(timedelta(seconds=1))
-    assert ask(esme, head_end, RequestSpecification(RequestKind.ACTION, *event_log, 1), data=(Data.integer(DataType.INT8, 0),))[0] == [0]
+    assert ask(esme, head_end, RequestSpecification(RequestKind.ACTION, *event_log, 1), data=(Data.integer(DataType.INT8, 0),),
+               message_code=CLEAR_EVENT_LOG)[0] == [0]  # fmt: skip
     assert rows(ask(esme, head_end, between(*event_log, NOW, NOW + timedelta(days=1)))[1][0]) == []
 
 
@@ -188,3 +206,54 @@ def test_a_single_phase_meter_has_no_second_phase_and_a_polyphase_one_does(esme:
         configure_metering(tx, esme, elements="polyphase", seed=42)
     results, [voltages], _ = ask(esme, head_end, phase_2)
     assert results == [0] and all(224 <= volts <= 236 for _, volts in rows(voltages))
+
+
+PASSIVE_ACCOUNT, ACCOUNT = Obis("0.1.19.0.0.255"), Obis("0.0.19.0.0.255")
+PREPAYMENT_MODE = Data.structure(Data.integer(DataType.ENUM, 2), Data.integer(DataType.ENUM, 2))  # prepayment, active
+
+
+def change_mode(esme: Device, head_end: HeadEnd, activation: bytes) -> list[int]:
+    """ECS02/03's shape: the passive account's mode, and when it becomes active."""
+    specifications = (RequestSpecification(RequestKind.SET, 111, PASSIVE_ACCOUNT, 2), RequestSpecification(RequestKind.SET, 111, PASSIVE_ACCOUNT, 13))
+    return ask(esme, head_end, *specifications, data=(PREPAYMENT_MODE, Data.octet_string(activation)), message_code=0x001B)[0]
+
+
+def test_an_immediate_activation_applies_at_once_without_an_alert(esme: Device, head_end: HeadEnd) -> None:
+    alerts: list[bytes] = []
+    esme.alert_sink = alerts.append
+    assert change_mode(esme, head_end, bytes(9) + b"\x80\x00\xff") == [0, 0]  # RTDS's IMMEDIATE date-time
+    assert ask(esme, head_end, get(111, ACCOUNT))[1][0] == PREPAYMENT_MODE
+    assert alerts == []
+
+
+def test_a_future_activation_waits_for_its_time_then_alerts_and_takes_a_billing_snapshot(esme: Device, head_end: HeadEnd) -> None:
+    from gbcs.types import DlmsDateTime
+
+    alerts: list[bytes] = []
+    esme.alert_sink = alerts.append
+    when = NOW + timedelta(days=2)
+    assert change_mode(esme, head_end, DlmsDateTime.from_datetime(when).encode()) == [0, 0]
+    credit_mode = ask(esme, head_end, get(111, ACCOUNT))[1][0]
+    assert credit_mode != PREPAYMENT_MODE
+    esme.clock.advance(timedelta(days=1))
+    assert ask(esme, head_end, get(111, ACCOUNT))[1][0] == credit_mode and alerts == []
+    esme.clock.advance(timedelta(days=1))
+    assert ask(esme, head_end, get(111, ACCOUNT))[1][0] == PREPAYMENT_MODE
+    [alert] = alerts
+    frame = gbcs.decode(alert)
+    code, moment, detail = (member.value for member in decode_apdu(frame.content).value.value)
+    assert (frame.other_information.message_code, code, DlmsDateTime.decode(moment).to_datetime()) == (0x00CC, 0x8F66, when)
+    assert detail[:2] == (0x001B).to_bytes(2, "big") and detail[10:] == (111).to_bytes(2, "big") + bytes(PASSIVE_ACCOUNT) + b"\x0d"
+    (_, [captures], _) = ask(esme, head_end, between(7, Obis("0.0.98.1.2.255"), NOW, NOW + timedelta(days=3)))
+    assert [row[0] for row in rows(captures)] == [seconds_since_2000(when)]  # billing data log on change of mode
+
+
+def test_the_voltage_period_is_settable_and_bounds_what_a_read_returns(esme: Device, head_end: HeadEnd) -> None:
+    voltage, half_hours = Obis("1.0.32.24.0.255"), Obis("0.0.99.1.0.255")
+    one_second = Data.integer(DataType.UINT32, 1)
+    configure = {"message_code": 0x0045, "role": Role.NETWORK_OPERATOR}  # ECS29a, set voltage configuration
+    assert ask(esme, head_end, RequestSpecification(RequestKind.SET, 7, half_hours, 4), data=(one_second,), **configure)[0] == [4]
+    assert ask(esme, head_end, RequestSpecification(RequestKind.SET, 7, voltage, 4), data=(one_second,), **configure)[0] == [0]
+    (results, [profile], _) = ask(esme, head_end, between(7, voltage, NOW - timedelta(days=90), NOW))
+    assert results == [0] and len(rows(profile)) == 20_000  # the log's capacity, the latest entries
+    assert rows(profile)[-1][0] == seconds_since_2000(NOW)

@@ -50,11 +50,12 @@ def test_what_is_set_is_read_back_and_the_unknown_is_refused(store: PkiStore, tm
     esme, head_end = make_device(store, ESME, DeviceType.ESME, tmp_path), HeadEnd(store.keystore())
     value = Data.octet_string(b"smets-emu test supplier")
     get = (RequestKind.GET, *SUPPLIER_NAME, 2, Data.null())
-    # Sent as ECS52 (a MAC-only read): the ESME serves whatever objects an Access-Request
-    # names; holding each use case to its own objects is part of the meters' next step.
+    # Read with ECS52 (a MAC-only read); written with ECS16 (write supplier contact details).
     outcome = process_command(esme, head_end.command(0x0059, ESME, request(get), role=Role.SUPPLIER))
     assert results_and_data(outcome)[0] == [11]  # object-unavailable: never set
-    outcome = process_command(esme, head_end.command(0x0059, ESME, request((RequestKind.SET, *SUPPLIER_NAME, 2, value), get),
+    write = request((RequestKind.SET, *SUPPLIER_NAME, 2, value))
+    assert results_and_data(process_command(esme, head_end.command(0x0059, ESME, write, role=Role.SUPPLIER)))[0] == [3]  # a read cannot write
+    outcome = process_command(esme, head_end.command(0x0025, ESME, request((RequestKind.SET, *SUPPLIER_NAME, 2, value), get),
                                                      role=Role.SUPPLIER))  # fmt: skip
     results, data = results_and_data(outcome)
     assert results == [0, 0] and data[1] == value
