@@ -337,8 +337,9 @@ def resident_bytes() -> int:
 def run_memory_benchmark(premises: int = 100, *, shared_store: bool = True) -> MemoryFigures:
     """Resident memory per commissioned premises before any log is read, and what reading the
     longest log (13 months of half-hourly import) adds. A SQLite connection costs ~150 KiB of
-    its own (page cache, lookaside, WAL index), so a fleet's premises share their worker's
-    store (``shared_store``); a lab's few premises may each have one."""
+    its own (page cache, lookaside, WAL index): premises sharing one store (``shared_store``;
+    ``Premises.create`` takes any store, and each device's state is keyed by its EUI-64) pay
+    it once, premises with a store each pay it each."""
     import gc
     import tempfile
     from datetime import datetime, timedelta, timezone

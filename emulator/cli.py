@@ -101,9 +101,9 @@ def _parser() -> argparse.ArgumentParser:
     firmware.add_argument("--json", action="store_true", help="print the figures as one JSON object")
     firmware.set_defaults(run=_run_bench_firmware)
     memory = bench_commands.add_parser("memory", help="resident memory per commissioned premises, and what reading a long log adds")
-    memory.add_argument("--premises", type=_positive, default=100, help="premises to build (default 100)")
-    memory.add_argument("--store-per-premises", action="store_true",
-                        help="one SQLite store per premises (default: one shared, as a fleet worker's)")  # fmt: skip
+    memory.add_argument("--premises", type=_positive, default=50, help="premises to build for each layout (default 50)")
+    memory.add_argument("--store", choices=("shared", "per-premises", "both"), default="both",
+                        help="one SQLite store shared by every premises, one per premises, or measure both (default)")  # fmt: skip
     memory.add_argument("--json", action="store_true", help="print the figures as one JSON object")
     memory.set_defaults(run=_run_bench_memory)
     return parser
@@ -357,8 +357,12 @@ def _run_bench_firmware(args: argparse.Namespace) -> int:
 def _run_bench_memory(args: argparse.Namespace) -> int:
     from .benchmarks import run_memory_benchmark
 
-    figures = run_memory_benchmark(args.premises, shared_store=not args.store_per_premises)
-    print(json.dumps(figures.to_json(), indent=2) if args.json else figures.to_text())
+    layouts = {"shared": [True], "per-premises": [False], "both": [True, False]}[args.store]
+    figures = [run_memory_benchmark(args.premises, shared_store=shared) for shared in layouts]
+    if args.json:
+        print(json.dumps([each.to_json() for each in figures], indent=2))
+    else:
+        print("\n".join(each.to_text() for each in figures))
     return EXIT_OK
 
 

@@ -324,6 +324,15 @@ class Premises:
             if alert is not None:
                 self._flush_meter(eui)
 
+    def tamper(self, eui: EUI64) -> None:
+        """Someone opens the electricity meter's cover: it alerts the supplier (8F3F)."""
+        if self.config.devices.get(eui) is not DeviceType.ESME:
+            raise ConfigError(f"{eui} is not an electricity meter of this premises")
+        with self.store.transaction() as tx:
+            alert = esme_firmware.tamper_detected(self.devices[eui], tx)
+        if alert is not None:
+            self._flush_meter(eui)
+
     # -- the consumer side -------------------------------------------------------------------------
 
     def meter_message(self, text: str, *, message_id: int = 1) -> None:

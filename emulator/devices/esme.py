@@ -22,7 +22,7 @@ from gbcs.errors import DecodeError
 from gbcs.types import EUI64, DlmsDateTime, Role
 
 from ..errors import LinkDown
-from ..firmware.alerts import raise_dlms_alert
+from ..firmware.alerts import raise_dlms_alert, raise_generic_alert
 from ..firmware.command import Command
 from ..firmware.cosem import (
     OTHER_REASON,
@@ -61,7 +61,8 @@ from .esme_metering import (
 )
 from .esme_prepayment import ChargeObject, CreditObject
 
-__all__ = ["ESME_OBJECTS", "arm_activations", "configure_metering", "execute", "run_due_activations", "mains_lost", "mains_restored", "publish_message", "publish_price"]
+__all__ = ["ESME_OBJECTS", "arm_activations", "configure_metering", "execute", "run_due_activations", "mains_lost", "mains_restored", "publish_message", "publish_price",
+           "tamper_detected"]
 
 
 @dataclass
@@ -257,3 +258,15 @@ def mains_restored(device: Device, tx: Transaction) -> bytes | None:
     return raise_dlms_alert(device, tx, operator.party, 0x0067, code,
                             Data.octet_string(DlmsDateTime.from_datetime(start).encode()),
                             Data.octet_string(DlmsDateTime.from_datetime(device.now).encode()))  # fmt: skip
+
+
+# -- tamper --------------------------------------------------------------------------------------
+
+UNAUTHORISED_PHYSICAL_ACCESS = 0x8F3F
+
+
+def tamper_detected(device: Device, tx: Transaction) -> bytes | None:
+    """The meter's cover is opened: it logs the event and alerts the supplier with the generic
+    critical alert 8F3F, "unauthorised physical access - tamper detect" (None: no supplier)."""
+    tx.log_event(device.eui, device.now, "tamper", "unauthorised physical access", code=UNAUTHORISED_PHYSICAL_ACCESS)
+    return raise_generic_alert(device, tx, UNAUTHORISED_PHYSICAL_ACCESS)

@@ -53,6 +53,10 @@ def _charge(*, units: Data, entries: int) -> dict[int, Data]:
             13: _int(_U16, 0)}  # fmt: skip
 
 
+def _extended(value: Data) -> dict[int, Data]:
+    return {2: value, 4: value, 6: _octets("FFFFFFFFFFFFFFFFFF8000FF")}
+
+
 _ENERGY = Data.structure(_int(_U16, 3), _octets("0100010800FF"), _int(_I8, 2))  # charged per active import unit
 _TIME = Data.structure(_int(_U16, 0), _octets("000000000000"), _int(_I8, 0))  # charged per period
 
@@ -116,8 +120,18 @@ FACTORY_DEFAULTS: dict[tuple[int, str], dict[int, Data]] = {
     (113, "0.0.19.20.3.255"): _charge(units=_TIME, entries=1),
     (113, "0.0.19.20.4.255"): _charge(units=_TIME, entries=1),
     (113, "0.0.19.20.5.255"): _charge(units=Data.structure(_int(_U16, 3), _octets("0114010800FF"), _int(_I8, 2)), entries=4),
-    # GBCS extended data (class 9000): currency GBP, max credit £50, max meter balance £100
-    (9000, "0.0.94.44.2.0"): {2: Data.boolean(True)},
-    (9000, "0.0.94.44.2.10"): {2: _int(_I32, 5_000_000)},
-    (9000, "0.0.94.44.2.20"): {2: _int(_I32, 10_000_000)},
+    # GBCS extended data (class 9000; active value 2, passive value 4, activation time 6):
+    # currency GBP, max credit £50, max meter balance £100, emergency credit £5 offered below
+    # £1, low credit £2, debt recovery capped at £10 a week, supply disabled below £0
+    **{(9000, obis): _extended(value) for obis, value in (
+        ("0.0.94.44.2.0", Data.boolean(True)),
+        ("0.0.94.44.2.10", _int(_I32, 5_000_000)),
+        ("0.0.94.44.2.20", _int(_I32, 10_000_000)),
+        ("0.0.94.44.128.2", _int(_I32, 500_000)),
+        ("0.0.94.44.128.3", _int(_I32, 100_000)),
+        ("0.0.94.44.128.9", _int(_I32, 200_000)),
+        ("0.0.94.44.128.12", _int(_U16, 1_000)),
+        ("0.0.94.44.128.13", _int(_I32, 604_800)),
+        ("0.0.94.44.128.22", _int(_I32, 0)),
+    )},  # fmt: skip
 }

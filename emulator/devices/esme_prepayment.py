@@ -10,6 +10,14 @@ charges' ``total_amount_remaining`` (attribute 12) are the debts — time-based 
 one. Amounts move only through these methods: a set of a credit amount or a debt is refused
 (read-write-denied), and a method the class does not define is undefined.
 
+In prepayment mode the supply follows the credit: when a change takes the meter balance and
+emergency credit below the disablement threshold the load switch opens (output off,
+disconnected) and the meter raises 8F0F, "credit below disablement threshold"; when credit
+comes back above it the switch is armed (ready for the consumer to reconnect) and the meter
+raises 8F32, "supply armed". A credit that would take the meter balance above the maximum
+meter balance is refused with 8F47. Alert codes as GBCS's alert table names them (Wireshark's
+GBCS dissector reads the same codes); they go to the supplier as generic critical alerts.
+
 Every change of the balances is kept with its time (register ``esme.balance_history``, the
 latest ``HISTORY`` changes), so a billing snapshot of a past moment shows the balances of
 that moment, not today's.
@@ -22,8 +30,10 @@ from datetime import datetime
 
 from gbcs.dlms import Data, DataType, Obis
 
+from ..firmware.alerts import raise_generic_alert
 from ..firmware.cosem import (
     OBJECT_UNDEFINED,
+    OTHER_REASON,
     READ_WRITE_DENIED,
     AccessFailure,
     StoredObject,
@@ -57,7 +67,11 @@ class CreditObject(StoredObject):
     def action(self, device: Device, tx: Transaction, method: int, parameter: Data) -> Data:
         amount = self.get(device, tx, 2, None).value
         if method == 1:  # update_amount: add (a top-up, or a negative adjustment)
-            amount += expect(parameter, DataType.INT32).value
+            added = expect(parameter, DataType.INT32).value
+            if added > 0 and amount + added > _value(device, tx, 9000, "0.0.94.44.2.20"):
+                raise_generic_alert(device, tx, CREDIT_ABOVE_MAXIMUM)
+                raise AccessFailure(OTHER_REASON, "the credit would take the meter balance above its maximum")
+            amount += added
         elif method == 2:  # set_amount_to_value
             amount = expect(parameter, DataType.INT32).value
         elif method == 3:  # invoke_credit: emergency credit at its preset amount
@@ -96,12 +110,54 @@ class ChargeObject(StoredObject):
 def _balances_changed(device: Device, tx: Transaction, why: str) -> None:
     tx.log_event(device.eui, device.now, "balance", why)
     history = tx.register(device.eui, _HISTORY, [])
-    history.append([seconds_since_2000(device.now), *balances(tx, device)])
+    previous = history[-1][1:] if history else (0, 0, 0, 0, 0, 0)
+    now = balances(tx, device)
+    history.append([seconds_since_2000(device.now), *now])
     tx.set_register(device.eui, _HISTORY, history[-HISTORY:])
+    _supply_follows_credit(device, tx, previous[0] + previous[1], now[0] + now[1])
+
+
+CREDIT_BELOW_DISABLEMENT, SUPPLY_ARMED, CREDIT_ABOVE_MAXIMUM = 0x8F0F, 0x8F32, 0x8F47
+_LOAD_SWITCH = "0.0.96.3.10.255"
+_DISCONNECTED, _READY_FOR_RECONNECTION = 0, 2  # class 70 control states (1: connected)
+
+
+def _supply_follows_credit(device: Device, tx: Transaction, before: int, after: int) -> None:
+    """In prepayment mode, open the load switch when credit falls below the disablement
+    threshold, arm it when credit comes back above it."""
+    mode = _value(device, tx, 111, "0.0.19.0.0.255")[0].value
+    if mode != PREPAYMENT:
+        return
+    threshold = _value(device, tx, 9000, "0.0.94.44.128.22")
+    switch = _OBJECTS[(70, _LOAD_SWITCH)]
+    state = switch.get(device, tx, 3, None).value
+    if after < threshold <= before and state != _DISCONNECTED:
+        StoredObject.set(switch, device, tx, 2, Data.boolean(False))
+        StoredObject.set(switch, device, tx, 3, Data.integer(DataType.ENUM, _DISCONNECTED))
+        tx.log_event(device.eui, device.now, "supply-disabled", "credit below the disablement threshold", code=CREDIT_BELOW_DISABLEMENT)
+        raise_generic_alert(device, tx, CREDIT_BELOW_DISABLEMENT)
+    elif before < threshold <= after and state == _DISCONNECTED:
+        StoredObject.set(switch, device, tx, 3, Data.integer(DataType.ENUM, _READY_FOR_RECONNECTION))
+        tx.log_event(device.eui, device.now, "supply-armed", "credit above the disablement threshold", code=SUPPLY_ARMED)
+        raise_generic_alert(device, tx, SUPPLY_ARMED)
+
+
+PREPAYMENT = 2  # account mode (class 111 attribute 2's first member): 1 credit, 2 prepayment
+
+
+def _value(device: Device, tx: Transaction, class_id: int, obis: str):
+    """Attribute 2 of one of the meter's stored objects, as set or from its factory state."""
+    return _OBJECTS[(class_id, obis)].get(device, tx, 2, None).value
 
 
 def _object(kind: type[StoredObject], class_id: int, obis: str) -> StoredObject:
     return kind(class_id, Obis(obis), defaults=FACTORY_DEFAULTS.get((class_id, obis), {}))
+
+
+# the objects the prepayment rules read (the same registers as the meter's own objects)
+_OBJECTS = {(class_id, obis): _object(StoredObject, class_id, obis)
+            for class_id, obis in ((9000, "0.0.94.44.2.20"), (9000, "0.0.94.44.128.22"), (111, "0.0.19.0.0.255"),
+                                   (70, _LOAD_SWITCH))}  # fmt: skip
 
 
 _TOKEN_CREDIT = _object(CreditObject, 112, "0.0.19.10.0.255")

@@ -13,7 +13,7 @@ import pytest
 import gbcs
 from emulator.clock import VirtualClock
 from emulator.devices.chf import device_log
-from emulator.errors import Replayed
+from emulator.errors import ConfigError, Replayed
 from emulator.pki_store import DEFAULT_PARTIES, PkiStore
 from emulator.premises import Premises, PremisesConfig
 from emulator.store import Store
@@ -333,3 +333,16 @@ def test_an_outage_spanning_a_restart_is_still_measured(pki: PkiStore, tmp_path:
     restarted.clock.advance(timedelta(seconds=1))
     [(_, alert)] = restarted.wan_outbox()
     assert decode_apdu(gbcs.decode(alert).content).value.value[0].value == 0x8F36
+
+
+def test_a_meter_cover_opened_alerts_the_supplier_through_the_hub(pki: PkiStore, premises: Premises) -> None:
+    supplier = next(p.eui for p in DEFAULT_PARTIES if p.role is Role.SUPPLIER)
+    premises.tamper(ESME)
+    premises.clock.advance(timedelta(seconds=1))
+    [(_, alert)] = premises.wan_outbox()
+    frame = gbcs.decode(alert)
+    assert (frame.originator, frame.recipient, frame.other_information.message_code) == (ESME, supplier, 0x1000)
+    assert gbcs.verify(frame, pki.keystore()).signature is Check.VALID
+    assert decode_apdu(frame.content).value.value[0].value == 0x8F3F  # unauthorised physical access
+    with pytest.raises(ConfigError):
+        premises.tamper(EUI64(bytes(8)))

@@ -257,3 +257,37 @@ def test_the_voltage_period_is_settable_and_bounds_what_a_read_returns(esme: Dev
     (results, [profile], _) = ask(esme, head_end, between(7, voltage, NOW - timedelta(days=90), NOW))
     assert results == [0] and len(rows(profile)) == 20_000  # the log's capacity, the latest entries
     assert rows(profile)[-1][0] == seconds_since_2000(NOW)
+
+
+def generic_alert_codes(alerts: list[bytes]) -> list[int]:
+    codes = []
+    for alert in alerts:
+        frame = gbcs.decode(alert)
+        assert frame.other_information.message_code == 0x1000  # the generic critical alert, to the supplier
+        assert frame.recipient == PARTIES[Role.SUPPLIER]
+        codes.append(decode_apdu(frame.content).value.value[0].value)
+    return codes
+
+
+def test_in_prepayment_the_supply_follows_the_credit(esme: Device, head_end: HeadEnd) -> None:
+    token_credit, load_switch = Obis("0.0.19.10.0.255"), Obis("0.0.96.3.10.255")
+    adjust = RequestSpecification(RequestKind.ACTION, 112, token_credit, 1)
+    assert change_mode(esme, head_end, bytes(9) + b"\x80\x00\xff") == [0, 0]  # prepayment, now
+    assert ask(esme, head_end, adjust, data=(Data.integer(DataType.INT32, 300_000),), message_code=ADJUST_BALANCE)[0] == [0]
+    before = len(esme.store.read().outbox(esme.eui))
+    assert ask(esme, head_end, adjust, data=(Data.integer(DataType.INT32, -500_000),), message_code=ADJUST_BALANCE)[0] == [0]
+    (_, [output, state], _) = ask(esme, head_end, get(70, load_switch), get(70, load_switch, 3))
+    assert (output.value, state.value) == (False, 0)  # below the £0 disablement threshold: off, disconnected
+    assert ask(esme, head_end, adjust, data=(Data.integer(DataType.INT32, 1_000_000),), message_code=ADJUST_BALANCE)[0] == [0]
+    assert ask(esme, head_end, get(70, load_switch, 3))[1][0].value == 2  # armed: ready for the consumer to reconnect
+    alerts = [frame for _, _, kind, frame in esme.store.read().outbox(esme.eui)[before:] if kind == "alert"]
+    assert generic_alert_codes(alerts) == [0x8F0F, 0x8F32]  # credit below disablement threshold; supply armed
+
+
+def test_a_credit_above_the_maximum_meter_balance_is_refused_with_an_alert(esme: Device, head_end: HeadEnd) -> None:
+    adjust = RequestSpecification(RequestKind.ACTION, 112, Obis("0.0.19.10.0.255"), 1)
+    before = len(esme.store.read().outbox(esme.eui))
+    assert ask(esme, head_end, adjust, data=(Data.integer(DataType.INT32, 10_000_001),), message_code=ADJUST_BALANCE)[0] == [250]
+    alerts = [frame for _, _, kind, frame in esme.store.read().outbox(esme.eui)[before:] if kind == "alert"]
+    assert generic_alert_codes(alerts) == [0x8F47]
+    assert ask(esme, head_end, get(112, Obis("0.0.19.10.0.255")))[1][0].value == 0
