@@ -39,6 +39,7 @@ from ..firmware.executors import device_executor
 from ..han.clusters import Messaging, Price
 from ..han.node import HanNode
 from ..store import Transaction
+from . import esme_supply as load_switch
 from .chf import FirmwareVersionObject, IdentityObject
 from .esme_activation import arm_activations, run_due_activations, schedule_activations
 from .esme_defaults import FACTORY_DEFAULTS
@@ -56,10 +57,13 @@ from .esme_metering import (
     half_hour_export,
     half_hour_import,
     prepayment_snapshot,
+    supply_interrupted,
+    supply_resumed,
     tariff_snapshot,
     voltage_row,
 )
 from .esme_prepayment import ChargeObject, CreditObject
+from .esme_supply import LoadSwitchScripts
 
 __all__ = ["ESME_OBJECTS", "arm_activations", "configure_metering", "execute", "run_due_activations", "mains_lost", "mains_restored", "publish_message", "publish_price",
            "tamper_detected"]
@@ -150,6 +154,7 @@ _MEASURING: list[CosemObject] = [
     MeteringProfile(7, Obis("1.0.32.24.0.255"), row=voltage_row(1), capacity=92 * _DAY, settable_period=True),
     MeteringProfile(7, Obis("1.0.52.24.0.255"), row=voltage_row(2), capacity=92 * _DAY, polyphase=True, settable_period=True),
     MeteringProfile(7, Obis("1.0.72.24.0.255"), row=voltage_row(3), capacity=92 * _DAY, polyphase=True, settable_period=True),
+    LoadSwitchScripts(9, Obis("0.0.10.0.106.255")),
     RecordLog(7, Obis("0.0.98.1.4.255"), register="esme.debt_payments"),
     RecordLog(7, Obis("0.0.99.98.20.255"), register="esme.boost_log"),
     RecordLog(7, Obis("0.17.99.98.2.255"), register="esme.alcs_log", columns=(_U32, _U16, DataType.ENUM, _U32)),
@@ -230,13 +235,14 @@ def publish_price(node: HanNode, displays: list[EUI64], *, price: int, trailing_
 
 SUPPLY_RESTORED, SUPPLY_RESTORED_AFTER_LONG_OUTAGE = 0x8F35, 0x8F36
 LONG_OUTAGE = timedelta(minutes=3)  # GBCS's three-minute rule
-_OUTAGE = "supply.outage_start"
+_OUTAGE = load_switch.MAINS_LOST
 
 
 def mains_lost(device: Device, tx: Transaction) -> None:
     """The meter loses its mains supply: it remembers when (durably, as its NVM would)."""
     if tx.register(device.eui, _OUTAGE) is None:
         tx.set_register(device.eui, _OUTAGE, device.now.isoformat())
+        supply_interrupted(tx, device)
         tx.log_event(device.eui, device.now, "supply-lost", "mains supply lost")
 
 
@@ -250,6 +256,8 @@ def mains_restored(device: Device, tx: Transaction) -> bytes | None:
     if started is None:
         return None
     tx.set_register(device.eui, _OUTAGE, None)
+    if load_switch.is_closed(device, tx):
+        supply_resumed(tx, device)
     start = datetime.fromisoformat(started)
     code = SUPPLY_RESTORED_AFTER_LONG_OUTAGE if device.now - start >= LONG_OUTAGE else SUPPLY_RESTORED
     tx.log_event(device.eui, device.now, "supply-restored", f"after {device.now - start}", code=code)

@@ -37,7 +37,7 @@ from ..firmware.device import Device
 from ..store import Transaction
 from .load_model import SLOT_SECONDS, SLOTS_PER_DAY, LoadModel, slot_of
 
-__all__ = ["BILLING_ON_CHANGE", "ELEMENTS", "Metering", "MeteringProfile", "MeteringRegister", "RecordLog", "RegisterCollection",
+__all__ = ["BILLING_ON_CHANGE", "ELEMENTS", "supply_interrupted", "supply_resumed", "Metering", "MeteringProfile", "MeteringRegister", "RecordLog", "RegisterCollection",
            "SnapshotLog", "capture_times", "configure_metering", "metering", "record_billing_on_change",
            "tariff_registers"]
 
@@ -62,16 +62,31 @@ def configure_metering(tx: Transaction, device: Device, *, elements: str = "sing
 
 @dataclass(frozen=True)
 class Metering:
-    """A meter's configuration and its load models, with the readings they give."""
+    """A meter's configuration and its load models, with the readings they give. ``off``:
+    the half-hours [first, end) without supply (a mains outage, the load switch open; end
+    None while it lasts), when nothing is consumed or generated."""
 
     elements: str
     primary: LoadModel
     secondary: LoadModel | None
     since: int  # the first half-hour metered
+    off: tuple[tuple[int, int | None], ...] = ()
 
     @property
     def twin(self) -> bool:
         return self.secondary is not None
+
+    def supplied(self, slot: int) -> bool:
+        return not any(first <= slot and (end is None or slot < end) for first, end in self.off)
+
+    def _sum(self, between: Callable[[int, int], int], first: int, end: int) -> int:
+        """``between`` over [first, end), less the half-hours without supply."""
+        total = between(first, end)
+        for off_first, off_end in self.off:
+            low, high = max(first, off_first), min(end, end if off_end is None else off_end)
+            if low < high:
+                total -= between(low, high)
+        return total
 
     def _upto(self, at: datetime, between: Callable[[int, int], int], per_slot: Callable[[int], int]) -> int:
         """A register at ``at``: the whole half-hours since metering began, and the part of the
@@ -80,7 +95,8 @@ class Metering:
         if slot < self.since:
             return 0
         elapsed = int((at - _slot_time(slot)).total_seconds())
-        return between(self.since, slot) + per_slot(slot) * elapsed // SLOT_SECONDS
+        current = per_slot(slot) * elapsed // SLOT_SECONDS if self.supplied(slot) else 0
+        return self._sum(between, self.since, slot) + current
 
     def active_import(self, at: datetime, *, secondary: bool = False) -> int:
         model = self.secondary if secondary else self.primary
@@ -101,18 +117,21 @@ class Metering:
         """The energy of the half-hour ending at ``end``."""
         slot = slot_of(end) - 1
         model = self.secondary if secondary else self.primary
-        if slot < self.since or model is None:
+        if slot < self.since or model is None or not self.supplied(slot):
             return 0
         return getattr(model, quantity)(slot)
 
     def day(self, end: datetime) -> int:
         """The active import of the day ending at ``end`` (midnight)."""
         last = slot_of(end)
-        return self.primary.import_between(max(self.since, last - SLOTS_PER_DAY), last) if last > self.since else 0
+        return self._sum(self.primary.import_between, max(self.since, last - SLOTS_PER_DAY), last) if last > self.since else 0
 
     def average_voltage(self, end: datetime, phase: int) -> int:
-        """The average RMS voltage (V) of the period ending at ``end``: 230 V ± 6."""
+        """The average RMS voltage (V) of the period ending at ``end``: 230 V ± 6, none
+        without supply."""
         slot = slot_of(end)
+        if not self.supplied(slot - 1):
+            return 0
         return 224 + (self.primary.day_factor(slot // SLOTS_PER_DAY + 7 * phase) + slot % 5) % 13
 
 
@@ -123,9 +142,29 @@ def metering(tx: Transaction, device: Device) -> Metering:
         configure_metering(tx, device)
         config = tx.register(device.eui, _CONFIG)
     seed = config["seed"]
+    off = tuple((first, end) for first, end in tx.register(device.eui, _OFF, []))
     return Metering(config["elements"], LoadModel(seed, generation=config["generation"]),
                     LoadModel(seed + 1) if config["elements"] == "twin" else None,
-                    slot_of(datetime.fromisoformat(config["since"])))  # fmt: skip
+                    slot_of(datetime.fromisoformat(config["since"])), off)  # fmt: skip
+
+
+_OFF = "esme.supply_off"  # every interruption, [first, end) half-hours: a register needs them all
+
+
+def supply_interrupted(tx: Transaction, device: Device) -> None:
+    """The supply stops (mains lost, or the load switch opened): from this half-hour on,
+    nothing is consumed until ``supply_resumed``."""
+    periods = tx.register(device.eui, _OFF, [])
+    if periods and periods[-1][1] is None:
+        return
+    tx.set_register(device.eui, _OFF, [*periods, [slot_of(device.now), None]])
+
+
+def supply_resumed(tx: Transaction, device: Device) -> None:
+    periods = tx.register(device.eui, _OFF, [])
+    if periods and periods[-1][1] is None:
+        periods[-1][1] = slot_of(device.now)
+        tx.set_register(device.eui, _OFF, periods)
 
 
 def _slot_time(slot: int) -> datetime:

@@ -42,6 +42,7 @@ from ..firmware.cosem import (
 )
 from ..firmware.device import Device
 from ..store import Transaction
+from . import esme_supply as load_switch
 from .esme_defaults import FACTORY_DEFAULTS
 
 __all__ = ["HISTORY", "ChargeObject", "CreditObject", "balances", "balances_at"]
@@ -118,8 +119,6 @@ def _balances_changed(device: Device, tx: Transaction, why: str) -> None:
 
 
 CREDIT_BELOW_DISABLEMENT, SUPPLY_ARMED, CREDIT_ABOVE_MAXIMUM = 0x8F0F, 0x8F32, 0x8F47
-_LOAD_SWITCH = "0.0.96.3.10.255"
-_DISCONNECTED, _READY_FOR_RECONNECTION = 0, 2  # class 70 control states (1: connected)
 
 
 def _supply_follows_credit(device: Device, tx: Transaction, before: int, after: int) -> None:
@@ -129,15 +128,12 @@ def _supply_follows_credit(device: Device, tx: Transaction, before: int, after: 
     if mode != PREPAYMENT:
         return
     threshold = _value(device, tx, 9000, "0.0.94.44.128.22")
-    switch = _OBJECTS[(70, _LOAD_SWITCH)]
-    state = switch.get(device, tx, 3, None).value
-    if after < threshold <= before and state != _DISCONNECTED:
-        StoredObject.set(switch, device, tx, 2, Data.boolean(False))
-        StoredObject.set(switch, device, tx, 3, Data.integer(DataType.ENUM, _DISCONNECTED))
+    if after < threshold <= before and load_switch.state(device, tx) != load_switch.DISCONNECTED:
+        load_switch.open_switch(device, tx, "credit below the disablement threshold")
         tx.log_event(device.eui, device.now, "supply-disabled", "credit below the disablement threshold", code=CREDIT_BELOW_DISABLEMENT)
         raise_generic_alert(device, tx, CREDIT_BELOW_DISABLEMENT)
-    elif before < threshold <= after and state == _DISCONNECTED:
-        StoredObject.set(switch, device, tx, 3, Data.integer(DataType.ENUM, _READY_FOR_RECONNECTION))
+    elif before < threshold <= after and load_switch.state(device, tx) == load_switch.DISCONNECTED:
+        load_switch.arm(device, tx, "credit above the disablement threshold")
         tx.log_event(device.eui, device.now, "supply-armed", "credit above the disablement threshold", code=SUPPLY_ARMED)
         raise_generic_alert(device, tx, SUPPLY_ARMED)
 
@@ -156,8 +152,7 @@ def _object(kind: type[StoredObject], class_id: int, obis: str) -> StoredObject:
 
 # the objects the prepayment rules read (the same registers as the meter's own objects)
 _OBJECTS = {(class_id, obis): _object(StoredObject, class_id, obis)
-            for class_id, obis in ((9000, "0.0.94.44.2.20"), (9000, "0.0.94.44.128.22"), (111, "0.0.19.0.0.255"),
-                                   (70, _LOAD_SWITCH))}  # fmt: skip
+            for class_id, obis in ((9000, "0.0.94.44.2.20"), (9000, "0.0.94.44.128.22"), (111, "0.0.19.0.0.255"))}
 
 
 _TOKEN_CREDIT = _object(CreditObject, 112, "0.0.19.10.0.255")

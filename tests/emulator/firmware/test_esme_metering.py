@@ -291,3 +291,35 @@ def test_a_credit_above_the_maximum_meter_balance_is_refused_with_an_alert(esme:
     alerts = [frame for _, _, kind, frame in esme.store.read().outbox(esme.eui)[before:] if kind == "alert"]
     assert generic_alert_codes(alerts) == [0x8F47]
     assert ask(esme, head_end, get(112, Obis("0.0.19.10.0.255")))[1][0].value == 0
+
+
+def test_without_supply_nothing_is_consumed(esme: Device, head_end: HeadEnd) -> None:
+    """The load switch opened (ECS43) then closed (ECS42), and a mains outage: the registers
+    stand still and the half-hourly profile reads zero for those half-hours."""
+    from emulator.devices.esme import mains_lost, mains_restored
+
+    scripts = Obis("0.0.10.0.106.255")
+    run = lambda selector, code: ask(esme, head_end, RequestSpecification(RequestKind.ACTION, 9, scripts, 1),  # noqa: E731
+                                     data=(Data.integer(DataType.UINT16, selector),), message_code=code)[0]  # fmt: skip
+    register = lambda: ask(esme, head_end, get(*IMPORT_REGISTER))[1][0].value  # noqa: E731
+    assert run(52, 0x0050) == [0]  # open
+    opened = register()
+    esme.clock.advance(timedelta(hours=6))
+    assert register() == opened
+    assert run(51, 0x004F) == [0]  # close
+    esme.clock.advance(timedelta(hours=1))
+    assert register() > opened
+    with esme.store.transaction() as tx:
+        mains_lost(esme, tx)
+    lost = register()
+    esme.clock.advance(timedelta(hours=2))
+    assert register() == lost
+    with esme.store.transaction() as tx:
+        mains_restored(esme, tx)
+    esme.clock.advance(timedelta(hours=1))
+    assert register() > lost
+    (_, [profile], _) = ask(esme, head_end, between(*HALF_HOUR_PROFILE, NOW + timedelta(minutes=30), esme.now))
+    by_hour = [wh for _, wh in rows(profile)]
+    assert by_hour[:12] == [0] * 12 and by_hour[14:18] == [0] * 4  # the switch open six hours; the outage two
+    assert all(wh > 0 for wh in by_hour[12:14] + by_hour[18:])
+    assert register() - opened == sum(by_hour)
