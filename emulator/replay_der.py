@@ -2,26 +2,37 @@
 command, set up from the corpus itself (``stage_recorded_der_state``, called by
 ``replay.replay_command``). Each setting is noted in the result's detail.
 
+Rule: state comes from another corpus file where one gives it (an earlier command of the
+folder, another device's answer, an alert). State taken from the recorded outcome of the
+very command under test — which makes that outcome partly self-fulfilling — is *primed*:
+its note starts with ``PRIMED`` ("primed from the recording:"), and a fault injected from
+it says "fault injected as recorded", so both can be counted.
+
 What the corpus implies, and where it says so:
 
-* **Trust anchor cells** (CS02b, CS02g): a recorded outcome's ``existingSubjectUniqueID`` is
-  the party the cell held before the command; where it is another party of the key store
-  (the Access Control Broker before a hand-over: RTDS 6.21), that party's certificates go in
-  the cell.
+* **Trust anchor cells** (CS02b, CS02g), primed: a recorded outcome's
+  ``existingSubjectUniqueID`` is the party the cell held before the command; where it is
+  another party of the key store (the Access Control Broker before a hand-over: RTDS 6.21),
+  that party's certificates go in the cell.
 * **The certification path's anchor** (CS02b, CS02g): RTDS holds no Root OCA certificate, so
   replay lets a device accept a command's path without one (``Device.trust_path_without_root``)
   unless the recording answers ``noTrustAnchor`` for a certificate the command's own path
-  issued: that device anchored no path (RTDS 6.15.1_CS02gLoadControllerBySupplier ERROR).
-* **The firmware image held** (CS06): the outcome RTDS records for the command (its response,
-  or the 0x00CA alert in the folder that names its counter) says whether the device held the
-  image the command names (``success``; also for commands RTDS records no outcome of),
-  another one (``hashMismatch``) or none (``noImageHeld``).
+  issued (primed): that device anchored no path (RTDS 6.15.1_CS02gLoadControllerBySupplier
+  ERROR).
+* **The firmware image held** (CS06): the image the device verified, as its firmware
+  distribution receipt alert (8F72: RTDS NA_FDRA-DLMS for the ESME, NA_FDRA-ZigBee for the
+  GSME) names it by hash. Its hash is not the one RTDS's CS06 commands name, so where the
+  recorded outcome (the response, or the 0x00CA alert in the folder naming the command's
+  counter) is ``success`` the device is primed with the named image and the recorded
+  version, and where it is ``noImageHeld`` primed with none; ``hashMismatch`` needs no
+  priming.
 * **A key pair awaiting its certificate** (CS02d): the device generated it in CS02c; RTDS's
   CS02c responses from the device carry its public key in their certification request.
 * **Device logs** (CS03, CS04, CS07, GCS59): the entries RTDS's CS07 responses from the
-  device list; the entries the folder's earlier successful joins to the device added (RTDS
-  8.7.1_CS03A1: the ERROR case joins again a device its SUCCESS case joined as another
-  type); and, for an unjoin RTDS records as a success, the entry it removed (typed as RTDS's
+  device list (primed when the listing is the recorded response of the CS07 under test);
+  the entries the folder's earlier successful joins to the device added (RTDS 8.7.1_CS03A1:
+  the ERROR case joins again a device its SUCCESS case joined as another type); and, for an
+  unjoin RTDS records as a success, the entry it removed (primed; typed as RTDS's
   device-log listings type that device).
 * **Device faults**: an ERROR case answered with a failure code (``crProductionFailed``,
   ``certificateRetrievalFailure``, ``readFailure``, a cell's ``other``) is a device fault,
@@ -39,10 +50,13 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 
 import gbcs
+from gbcs import pki
 from gbcs.catalogue import PayloadKind, use_case
 from gbcs.der import DerNode, decode_der
+from gbcs.dlms import DataNotification, DataType, decode_apdu
 from gbcs.errors import DecodeError, GbcsError
 from gbcs.frame import Frame
+from gbcs.gbz import FirmwareHash, GbzAlert, decode_gbz
 from gbcs.keystore import KeyStore, KeyUsage
 from gbcs.types import EUI64, Cra, Role
 
@@ -50,12 +64,17 @@ from .firmware import credentials, firmware_image, joins
 from .firmware.der_faults import inject_der_fault
 from .firmware.device import Device, TrustAnchorCell
 
-__all__ = ["stage_recorded_der_state"]
+__all__ = ["PRIMED", "stage_recorded_der_state"]
+
+# How a note about state taken from the recording of the command under test begins.
+PRIMED = "primed from the recording:"
 
 # GBCS's failure codes: a device fault, not a rule of the command (see the module docstring).
 _FAILURES = {"crProductionFailed", "keyPairGenerationFailed", "certificateRetrievalFailure", "readFailure",
              "other", "certificateStorageFailed", "privateKeyChangeFailed", "writeFailure"}  # fmt: skip
 _JOIN_CASES = frozenset(joins.JOIN_USE_CASES)
+_FIRMWARE_VERIFIED = 0x8F72  # firmware distribution receipt: the image verified (primer §9.3)
+_RECEIPT_ALERTS = (0x00CE, 0x00CF)  # ESME (DLMS), GSME (GBZ)
 
 
 def stage_recorded_der_state(device: Device, command: Frame, recorded: bytes | None, path: Path,
@@ -121,7 +140,7 @@ def _stage_cells(device: Device, answer: DerNode | None, keystore: KeyStore) -> 
         top_up = (keystore.certificate(party, KeyUsage.PREPAYMENT_KA) or ka) if cell.top_up is not None else None
         with device.store.transaction() as tx:
             device.replace_cell(tx, TrustAnchorCell(role, party, keystore.certificate(party, KeyUsage.DS), ka, top_up))
-        notes.append(f"the {role.name} cell holds {party}, as RTDS's outcome reports it (existingSubjectUniqueID)")
+        notes.append(f"{PRIMED} the {role.name} cell holds {party}, as RTDS's outcome reports it (existingSubjectUniqueID)")
     return notes
 
 
@@ -132,8 +151,8 @@ def _stage_path_anchor(device: Device, request: DerNode, answer: DerNode | None)
     for outcome, replacement in zip(outcomes, replacements, strict=False):
         if outcome.child("statusCode").label == "noTrustAnchor" and _issued_by_path(replacement, path):
             device.trust_path_without_root = False
-            return ["the device anchors no certification path: RTDS answers noTrustAnchor for a certificate the "
-                    "command's own path issued (RTDS holds no Root OCA certificate)"]  # fmt: skip
+            return [f"{PRIMED} the device anchors no certification path: RTDS answers noTrustAnchor for a "
+                    "certificate the command's own path issued (RTDS holds no Root OCA certificate)"]  # fmt: skip
     return []
 
 
@@ -156,21 +175,68 @@ def _issued_by_path(replacement: DerNode, path: list[x509.Certificate]) -> bool:
 
 def _stage_firmware_image(device: Device, command: Frame, request: DerNode, answer: DerNode | None,
                           path: Path) -> list[str]:  # fmt: skip
+    notes = []
+    held = None
+    verified = _verified_images(path.parent.parent).get(device.eui)
+    if verified is not None:
+        name, held = verified
+        with device.store.transaction() as tx:
+            firmware_image.hold_image(tx, device, held, bytes(4))
+        notes.append(f"the device holds the firmware image it verified in {name} (8F72; its version is not in the corpus)")
     outcome = next((node for node in _walk(answer) if node.name == "executionOutcome"), None)
     if outcome is None:
         outcome = _alerted_outcome(path.parent, command.originator_counter)
     wanted = request.child("manufacturerImageHash").value
     status = None if outcome is None else outcome.child("responseCode").label
-    if status == "noImageHeld":
-        return ["no firmware image held, as RTDS's outcome says (noImageHeld)"]
-    version = outcome.child("firmwareVersion").value if outcome is not None and status == "success" else bytes(4)
-    image_hash = hashlib.sha256(wanted).digest() if status == "hashMismatch" else wanted
     with device.store.transaction() as tx:
-        firmware_image.hold_image(tx, device, image_hash, version)
-    if status == "hashMismatch":
-        return ["the device holds another firmware image than the command names, as RTDS's outcome says (hashMismatch)"]
-    return ["the device holds the firmware image the command names (transferred before; RTDS's outcome: "
-            f"{status or 'none recorded'})"]  # fmt: skip
+        if status == "noImageHeld" and held is not None:
+            firmware_image.forget_image(tx, device)
+            notes.append(f"{PRIMED} no firmware image held, as RTDS's outcome says (noImageHeld)")
+        elif status == "success" and held != wanted:
+            version = outcome.child("firmwareVersion").value
+            firmware_image.hold_image(tx, device, wanted, version)
+            notes.append(f"{PRIMED} the device holds the firmware image the command names, version {version.hex().upper()}, "
+                         "as RTDS's outcome says (success)")  # fmt: skip
+        elif status == "hashMismatch" and held in (None, wanted):
+            firmware_image.hold_image(tx, device, hashlib.sha256(wanted).digest(), bytes(4))
+            notes.append(f"{PRIMED} the device holds another firmware image than the command names, as RTDS's "
+                         "outcome says (hashMismatch)")  # fmt: skip
+    return notes
+
+
+@functools.lru_cache(maxsize=4)
+def _verified_images(messages: Path) -> dict[EUI64, tuple[str, bytes]]:
+    """The image hash each device's firmware distribution receipt alert (8F72) names, by the
+    device that raised it, with the file's name."""
+    verified = {}
+    for name, frame in _corpus_answers(messages):
+        code = frame.other_information.message_code
+        if frame.cra is not Cra.ALERT or code not in _RECEIPT_ALERTS:
+            continue
+        digest = _receipt_hash(frame.content, code)
+        if digest is not None:
+            verified[frame.originator] = (name, digest)
+    return verified
+
+
+def _receipt_hash(content: bytes, code: int) -> bytes | None:
+    try:
+        if code == 0x00CF:
+            alert = decode_gbz(content, Cra.ALERT, code)
+            if isinstance(alert, GbzAlert) and alert.alert_code == _FIRMWARE_VERIFIED and isinstance(alert.body, FirmwareHash):
+                return alert.body.digest
+            return None
+        notification = decode_apdu(content)
+    except (GbcsError, ValueError):
+        return None
+    # DLMS: a structure of the alert code, its date-time and the 32-byte hash (RTDS NA_FDRA-DLMS).
+    if not isinstance(notification, DataNotification) or notification.value.type is not DataType.STRUCTURE:
+        return None
+    fields = notification.value.value
+    if (len(fields) == 3 and fields[0].value == _FIRMWARE_VERIFIED and fields[2].type is DataType.OCTET_STRING
+            and len(fields[2].value) == 32):  # fmt: skip
+        return bytes(fields[2].value)
+    return None
 
 
 def _alerted_outcome(folder: Path, counter: int) -> DerNode | None:
@@ -204,25 +270,13 @@ def _stage_pending_keys(device: Device, path: Path) -> list[str]:
             continue
         if request is None:
             continue
-        usage = _csr_usage(request)
+        usage = pki.key_usage_of(request)
         if usage is None:
             continue
         with device.store.transaction() as tx:
             credentials.expect_certificate_for(tx, device, usage, request.public_key())  # type: ignore[arg-type]
         notes.append(f"a {usage} key pair awaits its certificate: the device generated it in CS02c ({name})")
     return notes
-
-
-def _csr_usage(request: x509.CertificateSigningRequest) -> str | None:
-    try:
-        extension = request.extensions.get_extension_for_class(x509.KeyUsage).value
-    except x509.ExtensionNotFound:
-        return None
-    if extension.digital_signature and not extension.key_agreement:
-        return "ds"
-    if extension.key_agreement and not extension.digital_signature:
-        return "ka"
-    return None
 
 
 # -- device logs -----------------------------------------------------------------------------
@@ -232,18 +286,23 @@ def _stage_device_log(device: Device, command: Frame, request: DerNode, answer: 
                       case_name: str) -> list[str]:  # fmt: skip
     notes = []
     listed = _listed_entries(path.parent.parent)
+    prefix = path.name.split("COMMAND_GBCS")[0]
+    own_answers = {answer_path.name for answer_path in path.parent.glob(f"{prefix}*RESPONSE*.HEX")}
     with device.store.transaction() as tx:
-        for eui, device_type in listed.get(device.eui, []):
+        for eui, device_type, source in listed.get(device.eui, []):
             if joins.add_to_log(tx, device, eui, device_type, None) == joins.SUCCESS:
-                notes.append(f"{eui} is on the device log, as RTDS's CS07 read lists it")
+                if source in own_answers:  # the listing under test
+                    notes.append(f"{PRIMED} {eui} is on the device log, as RTDS's CS07 read lists it ({source})")
+                else:
+                    notes.append(f"{eui} is on the device log, as RTDS's CS07 read lists it ({source})")
     notes += _replay_earlier_joins(device, command, path)
     if case_name in ("CS04AC", "CS04B") and answer is not None and answer.label == "success":
         other = EUI64(request.value)
-        known = {eui: device_type for entries in listed.values() for eui, device_type in entries}
+        known = {eui: device_type for entries in listed.values() for eui, device_type, _ in entries}
         with device.store.transaction() as tx:
             present = any(entry["eui"] == str(other) for entry in joins.han_device_log(tx, device))
             if not present and other in known and joins.add_to_log(tx, device, other, known[other], None) == joins.SUCCESS:
-                notes.append(f"{other} is on the device log: RTDS records its unjoin as a success")
+                notes.append(f"{PRIMED} {other} is on the device log: RTDS records its unjoin as a success")
     return notes
 
 
@@ -273,10 +332,11 @@ def _replay_earlier_joins(device: Device, command: Frame, path: Path) -> list[st
 
 
 @functools.lru_cache(maxsize=4)
-def _listed_entries(messages: Path) -> dict[EUI64, list[tuple[EUI64, int]]]:
-    """The device-log entries RTDS's CS07 responses list, by the device that answered."""
-    listed: dict[EUI64, list[tuple[EUI64, int]]] = {}
-    for _, frame in _corpus_answers(messages):
+def _listed_entries(messages: Path) -> dict[EUI64, list[tuple[EUI64, int, str]]]:
+    """The device-log entries RTDS's CS07 responses list, by the device that answered:
+    ``(eui, device type, the listing file's name)``."""
+    listed: dict[EUI64, list[tuple[EUI64, int, str]]] = {}
+    for name, frame in _corpus_answers(messages):
         if frame.cra is not Cra.RESPONSE or _use_case_name(frame) != "CS07":
             continue
         try:
@@ -285,7 +345,7 @@ def _listed_entries(messages: Path) -> dict[EUI64, list[tuple[EUI64, int]]]:
             continue
         for entry in (node.child("deviceLogEntries") or DerNode(None, "sequence-of", 0, ())).value:
             listed.setdefault(frame.originator, []).append(
-                (EUI64(entry.child("deviceId").value), entry.child("deviceType").value))
+                (EUI64(entry.child("deviceId").value), entry.child("deviceType").value, name))
     return listed
 
 

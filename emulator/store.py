@@ -11,7 +11,14 @@ lose the last commits on a power cut of the host (SQLite's documentation on WAL)
 emulator can accept. ``synchronous=FULL`` would add an fsync per command.
 
 Schema versions are numbered files ``emulator/schema/vN.sql`` applied in order behind
-``PRAGMA user_version``.
+``PRAGMA user_version``, each in one transaction: a file of an older version is migrated when
+it is opened.
+
+A reset for redeployment erases consumer data only (``erase_consumer_data``): device state
+that is identity or security — credentials, trust anchor cells (the prepayment top-up cell
+too), counters, the security log, the firmware version, a firmware image held and a key pair
+awaiting its certificate — lives in tables it does not touch (``kept_register`` for the last
+two, schema version 2).
 """
 
 from __future__ import annotations
@@ -32,7 +39,7 @@ from .errors import StoreError
 
 __all__ = ["LogEntry", "Store", "Transaction"]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 
 def _counter_text(counter: int) -> str:
@@ -138,12 +145,17 @@ class Transaction:
         row = self._db.execute("SELECT device_type, identity, lifecycle FROM device WHERE eui = ?", (str(eui),)).fetchone()
         return None if row is None else (row[0], json.loads(row[1]), row[2])
 
+    def set_identity(self, eui: EUI64, identity: dict[str, Any]) -> None:
+        """Replace the device's identity (e.g. its firmware version, once CS06 activated one)."""
+        self._db.execute("UPDATE device SET identity = ? WHERE eui = ?", (json.dumps(identity, sort_keys=True), str(eui)))
+
     def set_lifecycle(self, eui: EUI64, lifecycle: str) -> None:
         self._db.execute("UPDATE device SET lifecycle = ? WHERE eui = ?", (lifecycle, str(eui)))
 
     def erase_consumer_data(self, eui: EUI64) -> None:
         """What a reset for redeployment removes: registers, the event log, queued frames and
-        future-dated commands (counters, credentials, cells and the security log stay)."""
+        future-dated commands. Identity (the firmware version), credentials, cells, counters,
+        the security log and kept registers stay."""
         for table in ("register", "event_log", "outbox", "future_command"):
             self._db.execute(f"DELETE FROM {table} WHERE device = ?", (str(eui),))
 
@@ -165,14 +177,18 @@ class Transaction:
         rows = self._db.execute("SELECT usage, private_key, certificate FROM credential WHERE device = ?", (str(eui),))
         return {usage: (key, certificate) for usage, key, certificate in rows}
 
-    def set_trust_anchor(self, eui: EUI64, role: int, party: EUI64, ds: bytes | None, ka: bytes | None) -> None:
-        self._db.execute("INSERT OR REPLACE INTO trust_anchor VALUES (?, ?, ?, ?, ?)",
-                         (str(eui), int(role), str(party), ds, ka))  # fmt: skip
+    def set_trust_anchor(self, eui: EUI64, role: int, party: EUI64, ds: bytes | None, ka: bytes | None,
+                         top_up: bytes | None = None) -> None:  # fmt: skip
+        """Store a trust anchor cell: its party and DER certificates (``top_up``: the
+        prepayment top-up key-agreement certificate, where the cell has one)."""
+        self._db.execute("INSERT OR REPLACE INTO trust_anchor (device, role, party, ds_certificate, ka_certificate, "
+                         "top_up_certificate) VALUES (?, ?, ?, ?, ?, ?)", (str(eui), int(role), str(party), ds, ka, top_up))  # fmt: skip
 
-    def trust_anchors(self, eui: EUI64) -> list[tuple[int, EUI64, bytes | None, bytes | None]]:
-        rows = self._db.execute("SELECT role, party, ds_certificate, ka_certificate FROM trust_anchor "
+    def trust_anchors(self, eui: EUI64) -> list[tuple[int, EUI64, bytes | None, bytes | None, bytes | None]]:
+        """``(role, party, ds, ka, top_up)`` for each cell, by role."""
+        rows = self._db.execute("SELECT role, party, ds_certificate, ka_certificate, top_up_certificate FROM trust_anchor "
                                 "WHERE device = ? ORDER BY role", (str(eui),))  # fmt: skip
-        return [(role, EUI64(party), ds, ka) for role, party, ds, ka in rows]
+        return [(role, EUI64(party), ds, ka, top_up) for role, party, ds, ka, top_up in rows]
 
     # -- anti-replay -----------------------------------------------------------------------------
 
@@ -218,6 +234,18 @@ class Transaction:
 
     def set_register(self, eui: EUI64, name: str, value: Any) -> None:
         self._db.execute("INSERT OR REPLACE INTO register VALUES (?, ?, ?)", (str(eui), name, json.dumps(value)))
+
+    def kept_register(self, eui: EUI64, name: str, default: Any = None) -> Any:
+        """A named value a reset for redeployment keeps (not consumer data)."""
+        row = self._db.execute("SELECT value FROM kept_register WHERE device = ? AND name = ?", (str(eui), name)).fetchone()
+        return default if row is None else json.loads(row[0])
+
+    def set_kept_register(self, eui: EUI64, name: str, value: Any) -> None:
+        """Set a kept named value; None removes it."""
+        if value is None:
+            self._db.execute("DELETE FROM kept_register WHERE device = ? AND name = ?", (str(eui), name))
+        else:
+            self._db.execute("INSERT OR REPLACE INTO kept_register VALUES (?, ?, ?)", (str(eui), name, json.dumps(value)))
 
     # -- future-dated commands and the outbox ----------------------------------------------------
 

@@ -462,9 +462,10 @@ def _policy_oids(certificate: x509.Certificate) -> set[ObjectIdentifier]:
     return {policy.policy_identifier for policy in policies}
 
 
-def key_usage_of(certificate: x509.Certificate) -> str | None:
+def key_usage_of(certificate: x509.Certificate | x509.CertificateSigningRequest) -> str | None:
     """``ds`` or ``ka``: the one usage an SMKI end-entity certificate's keyUsage gives it
-    (digitalSignature or keyAgreement, alone); None for anything else."""
+    (digitalSignature or keyAgreement, alone), or a certification request's asks for; None
+    for anything else."""
     try:
         key_usage = certificate.extensions.get_extension_for_oid(ExtensionOID.KEY_USAGE).value
     except (x509.ExtensionNotFound, ValueError):

@@ -376,8 +376,10 @@ def _kind(certificate: x509.Certificate) -> pki.CertificateKind | None:
         return None
 
 
-# register: the generated key pair awaiting its certificate, {"public": SubjectPublicKeyInfo
-# DER hex, "private": PKCS#8 DER hex, or None where the device's key is not known to us}
+# Kept register (a reset keeps security credentials): the generated key pair awaiting its
+# certificate, {"public": SubjectPublicKeyInfo DER hex, "private": PKCS#8 DER hex, or None
+# where the device's key is not known to us}. Stores written before that form hold the
+# private key's PKCS#8 DER hex alone (a string): ``_pending_pair`` reads both.
 _PENDING = "credentials.pending.{usage}"
 _KEY_USAGE_NAMES = {"digitalSignature": "ds", "keyAgreement": "ka"}
 INVALID_CERTIFICATE, WRONG_DEVICE_IDENTITY, INVALID_KEY_USAGE, NO_KEY_PAIR, WRONG_PUBLIC_KEY = 1, 2, 3, 4, 5
@@ -394,8 +396,25 @@ def expect_certificate_for(tx: Transaction, device: Device, usage: str, public_k
     ``private_key`` None: a pair generated where we cannot see its private key (a device
     replayed from RTDS, whose devices' private keys RTDS does not hold)."""
     public = public_key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
-    tx.set_register(device.eui, _PENDING.format(usage=usage),
-                    {"public": public.hex(), "private": None if private_key is None else _private_der(private_key).hex()})  # fmt: skip
+    tx.set_kept_register(device.eui, _PENDING.format(usage=usage),
+                         {"public": public.hex(), "private": None if private_key is None else _private_der(private_key).hex()})  # fmt: skip
+
+
+def _pending_pair(tx: Transaction, device: Device, usage: str) -> tuple[bytes, ec.EllipticCurvePrivateKey | None] | None:
+    """The key pair awaiting its certificate for ``usage``: its SubjectPublicKeyInfo DER and
+    private key (None where unknown), in either stored form; None when there is none."""
+    pending = tx.kept_register(device.eui, _PENDING.format(usage=usage))
+    if pending is None:
+        return None
+    if isinstance(pending, str):  # the older form: the private key alone
+        pending = {"public": None, "private": pending}
+    key = None if pending["private"] is None else serialization.load_der_private_key(bytes.fromhex(pending["private"]), None)
+    if pending["public"] is not None:
+        return bytes.fromhex(pending["public"]), key  # type: ignore[return-value]
+    if key is None:
+        return None
+    public = key.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    return public, key  # type: ignore[return-value]
 
 
 def issue_security_credentials(device: Device, tx: Transaction, command: Command) -> bytes:
@@ -429,15 +448,15 @@ def update_device_certificate(device: Device, tx: Transaction, command: Command)
         return _encode(command, INVALID_CERTIFICATE)
     if info.kind is not pki.CertificateKind.DEVICE or info.eui != device.eui:
         return _encode(command, WRONG_DEVICE_IDENTITY)
-    pending = tx.register(device.eui, _PENDING.format(usage=usage))
+    pending = _pending_pair(tx, device, usage)
     if pending is None:
         return _encode(command, NO_KEY_PAIR)
     public = certificate.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
-    if public.hex() != pending["public"]:
+    pending_public, key = pending
+    if public != pending_public:
         return _encode(command, WRONG_PUBLIC_KEY)
-    key = None if pending["private"] is None else serialization.load_der_private_key(bytes.fromhex(pending["private"]), None)
     device.replace_credential(tx, usage, key, certificate)  # type: ignore[arg-type]
-    tx.set_register(device.eui, _PENDING.format(usage=usage), None)
+    tx.set_kept_register(device.eui, _PENDING.format(usage=usage), None)
     tx.log_security(device.eui, device.now, "device-certificate-replaced", f"{usage} certificate installed")
     return _encode(command, SUCCESS)
 

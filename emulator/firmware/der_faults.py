@@ -1,7 +1,8 @@
 """Device faults in the ASN.1 DER use cases: a part of the device that fails when a command
-needs it (its certificate store, key generator, device log), so the command is answered
-with GBCS's failure code for it (``crProductionFailed``, ``certificateRetrievalFailure``,
-``readFailure``, a cell's ``other`` status …) instead of its result.
+needs it (its certificate store, key generator, device log, firmware version), so the
+command is answered with GBCS's failure code for it (``crProductionFailed``,
+``certificateRetrievalFailure``, ``readFailure``, a cell's ``other`` status …) instead of its
+result.
 
 Faults are durable state (a register) and injected from outside, as the COSEM and ZCL
 faults are (``cosem.inject_fault``, ``gas.inject_zcl_fault``): replay injects the one an

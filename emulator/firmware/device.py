@@ -54,12 +54,9 @@ TOP_UP_CELL_ROLES: dict[DeviceType, frozenset[Role]] = {
     DeviceType.GSME: frozenset({Role.SUPPLIER}),
     DeviceType.GPF: frozenset({Role.SUPPLIER}),
 }
-# The store's trust anchor table has no column for a top-up cell: its certificate is kept with
-# the device's security credentials under this usage name, which a reset for redeployment
-# keeps too. The running firmware version, once CS06 changed it, is a register (a reset
-# erases registers: the store has no other place for it yet).
-_TOP_UP = "top-up-cell.{role}"
-_FIRMWARE_VERSION = "firmware.version"
+# A top-up cell's certificate is a column of its trust anchor cell, and the running firmware
+# version (once CS06 changed it) part of the device's identity row: a reset for redeployment
+# keeps both, as GBCS keeps a device's credentials and firmware (store schema version 2).
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,13 +213,8 @@ class Device:
         device_type, identity_json, lifecycle = row
         identity = Identity(eui, parse_device_type(device_type), **identity_json)
         credentials = _load_credentials(read, eui)
-        top_ups = read.credentials(eui)
-        cells = {Role(role): TrustAnchorCell(Role(role), party, _certificate(ds), _certificate(ka),
-                                             _certificate(top_ups.get(_TOP_UP.format(role=role), (None, None))[1]))
-                 for role, party, ds, ka in read.trust_anchors(eui)}  # fmt: skip
-        version = read.register(eui, _FIRMWARE_VERSION)
-        if version is not None:
-            identity = replace(identity, firmware_version=version)
+        cells = {Role(role): TrustAnchorCell(Role(role), party, _certificate(ds), _certificate(ka), _certificate(top_up))
+                 for role, party, ds, ka, top_up in read.trust_anchors(eui)}  # fmt: skip
         device = cls(identity, store, clock, credentials, cells, lifecycle, peer_private_keys)
         device.clock_offset = timedelta(seconds=read.register(eui, "clock.offset_seconds", 0))
         return device
@@ -294,16 +286,19 @@ class Device:
         self.changed_in_memory = True
 
     def set_firmware_version(self, tx: Transaction, version: str) -> None:
-        """Run firmware ``version`` from now on (CS06 activated it; durable with ``tx``)."""
-        tx.set_register(self.eui, _FIRMWARE_VERSION, version)
+        """Run firmware ``version`` from now on (CS06 activated it; durable with ``tx``). The
+        version is identity, which a reset for redeployment keeps."""
+        identity = replace(self.identity, firmware_version=version)
+        tx.set_identity(self.eui, identity.to_json())
         tx.log_event(self.eui, self.now, "firmware-activated", f"{self.identity.firmware_version} -> {version}")
-        self.identity = replace(self.identity, firmware_version=version)
+        self.identity = identity
         self.changed_in_memory = True
 
     def transition(self, tx: Transaction, event: Event) -> None:
         """Move through the lifecycle table (``lifecycle.py``); a reset for redeployment
         erases consumer data: registers, the event log, queued frames and future-dated
-        commands. Counters and the security log stay (a reset must not reopen replays).
+        commands. Identity (the firmware version), credentials, trust anchor cells, counters
+        (a reset must not reopen replays), the security log and kept registers stay.
 
         Raises:
             IllegalTransition: the event is not possible in the current state.
@@ -329,8 +324,7 @@ def _certificate_role(certificate: x509.Certificate) -> Role | None:
 
 
 def _save_cell(tx: Transaction, eui: EUI64, cell: TrustAnchorCell) -> None:
-    tx.set_trust_anchor(eui, cell.role, cell.party, _der(cell.ds), _der(cell.ka))
-    tx.set_credential(eui, _TOP_UP.format(role=int(cell.role)), None, _der(cell.top_up))
+    tx.set_trust_anchor(eui, cell.role, cell.party, _der(cell.ds), _der(cell.ka), _der(cell.top_up))
 
 
 def _certificate(der: bytes | None) -> x509.Certificate | None:

@@ -35,11 +35,11 @@ from .command import Command
 from .device import Device
 from .scheduler import ALERT_EXECUTED, ALERT_FAILED, FUTURE_EXECUTORS, defer
 
-__all__ = ["FIRMWARE_USE_CASES", "activate_firmware", "held_image", "hold_image"]
+__all__ = ["FIRMWARE_USE_CASES", "activate_firmware", "forget_image", "held_image", "hold_image"]
 
 SUCCESS, NO_IMAGE_HELD, HASH_MISMATCH = 0, 1, 2
 _ALERT = 0x00CA  # future-dated firmware activation outcome (primer §10)
-_IMAGE = "firmware.image"  # register: {"hash": hex, "version": 8 hex digits}
+_IMAGE = "firmware.image"  # kept register (a reset keeps firmware): {"hash": hex, "version": 8 hex digits}
 CANCELLATION = "99991231235959Z"
 
 
@@ -48,12 +48,17 @@ def hold_image(tx: Transaction, device: Device, image_hash: bytes, version: byte
     ``version`` it reports once running (a completed transfer; durable with ``tx``)."""
     if len(image_hash) != 32 or len(version) != 4:
         raise ValueError("a firmware image has a 32-byte hash and a 4-byte version")
-    tx.set_register(device.eui, _IMAGE, {"hash": image_hash.hex(), "version": version.hex().upper()})
+    tx.set_kept_register(device.eui, _IMAGE, {"hash": image_hash.hex(), "version": version.hex().upper()})
+
+
+def forget_image(tx: Transaction, device: Device) -> None:
+    """The device holds no firmware image any more (durable with ``tx``)."""
+    tx.set_kept_register(device.eui, _IMAGE, None)
 
 
 def held_image(tx: Transaction, device: Device) -> dict[str, str] | None:
     """The image the device holds, not yet activated: ``{"hash", "version"}``, or None."""
-    return tx.register(device.eui, _IMAGE)
+    return tx.kept_register(device.eui, _IMAGE)
 
 
 def _decode(command: Command) -> DerNode:
@@ -102,7 +107,7 @@ def _activate(device: Device, tx: Transaction, request: DerNode) -> dict[str, An
     else:
         status = SUCCESS
         device.set_firmware_version(tx, image["version"])
-        tx.set_register(device.eui, _IMAGE, None)
+        forget_image(tx, device)
     return {"responseCode": status, "firmwareVersion": device.identity.firmware_version_bytes}
 
 

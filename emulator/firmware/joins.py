@@ -159,5 +159,8 @@ JOIN_USE_CASES = {"CS03A1": join, "CS03A2": join, "CS03B": join, "CS03C": join,
 
 
 def read_firmware_version(device: Device, tx: Transaction, command: Command) -> bytes:
-    """CS08 (PPMID, HCALCS): the device's 4-byte firmware version."""
+    """CS08 (PPMID, HCALCS): the device's 4-byte firmware version. A device that cannot read
+    it (``der_faults``) answers ``readFailure`` with a version of zeros (RTDS CS08_11.2_ERROR)."""
+    if has_der_fault(tx, device, command.use_case.name):
+        return _answer(command, {"firmwareVersion": bytes(4), "responseCode": "readFailure"})
     return _answer(command, {"firmwareVersion": device.identity.firmware_version_bytes, "responseCode": "readSuccess"})
