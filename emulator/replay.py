@@ -43,6 +43,7 @@ import zigpy.types as zigpy_types
 from cryptography.hazmat.primitives import serialization
 
 import gbcs
+from gbcs import crypto
 from gbcs.catalogue import PayloadKind, use_case
 from gbcs.der import DerNode, decode_der, schema_for
 from gbcs.dlms import (
@@ -178,6 +179,14 @@ def _configure_recorded_meter(device: Device, path: Path, command: Frame) -> lis
     service (``gas_model``'s default), and a prepayment meter for the reads of logs only a
     prepayment meter keeps."""
     case = use_case(command.other_information.message_code)
+    if device.identity.device_type in (DeviceType.GSME, DeviceType.GPF) and "_UNRELIABLE" in path.name:
+        with device.store.transaction() as tx:  # the GSME's clock, as recorded: unreliable
+            tx.set_register(device.eui, gas.CLOCK_RELIABLE, False)
+        return ["the gas meter's clock unreliable, as recorded"]
+    if device.identity.device_type is DeviceType.GPF and "_RELIABLE_GSME_" in path.name:
+        with device.store.transaction() as tx:  # what GasProxyMirror keeps of a GSME report
+            tx.set_register(device.eui, "gpf.mirror", {"updated": device.now.isoformat()})
+        return ["the GPF answers from a GSME report, as recorded"]
     if device.identity.device_type is DeviceType.GSME:
         if case is None or not any(words in case.title for words in _PREPAYMENT_READS):
             return []
@@ -294,7 +303,8 @@ def _inject_recorded_zcl_faults(device: Device, command: Frame, recorded: bytes)
     one (RTDS GCS04, GCS15b, GCS60 ERROR), and the device does that by itself."""
     try:
         frame = gbcs.decode(recorded)
-        answer = decode_gbz(frame.content, Cra.RESPONSE, frame.other_information.message_code)
+        answer = decode_gbz(frame.content, Cra.RESPONSE, frame.other_information.message_code,
+                            _gbz_decrypter(frame, device.peer_private_keys))  # a failure may be sealed
     except (DecodeError, AttributeError, ValueError):
         return None
     if not isinstance(answer, GbzPayload) or not answer.components:
@@ -327,6 +337,9 @@ def compare_responses(ours: bytes | None, recorded: bytes, keystore: KeyStore | 
         return "mismatch", f"other information: ours {mine.other_information}, recorded {theirs.other_information}"
     if (mine.date_time is None) != (theirs.date_time is None):
         return "mismatch", "date-time present on one side only"
+    if mine.date_time is not None and mine.date_time.clock_status != theirs.date_time.clock_status:
+        return "mismatch", (f"date-time clock status: ours {mine.date_time.clock_status:02X}, "
+                            f"recorded {theirs.date_time.clock_status:02X}")  # fmt: skip
     if mine.content == theirs.content:
         return "structure", "same payload; protection differs"
     code = theirs.other_information.message_code
@@ -339,7 +352,7 @@ def compare_responses(ours: bytes | None, recorded: bytes, keystore: KeyStore | 
             return "mismatch", f"DER structure differs: ours {ours_tree.to_json()}, recorded {recorded_tree.to_json()}"
         return "structure", "values differ (device state)"
     if payload_kind(theirs) is PayloadKind.GBZ:
-        return _compare_gbz(mine, theirs)
+        return _compare_gbz(mine, theirs, keystore)
     try:
         ours_apdu, recorded_apdu = decode_apdu(mine.content), decode_apdu(theirs.content)
     except DecodeError:
@@ -403,13 +416,16 @@ def _compare_protected(mine: Frame, theirs: Frame, keystore: KeyStore) -> tuple[
     return "structure", f"{detail}; {HOLLOW}" if hollow else detail
 
 
-def _compare_gbz(mine: Frame, theirs: Frame) -> tuple[str, str]:
+def _compare_gbz(mine: Frame, theirs: Frame, keystore: KeyStore | None = None) -> tuple[str, str]:
+    """Compare two GBZ answers by ``gbz_shape``; with a ``keystore`` able to (RTDS holds the
+    remote party's private key), encrypted components are decrypted on both sides and their
+    ZCL payloads compared inside."""
     code = theirs.other_information.message_code
     try:
-        ours = decode_gbz(mine.content, mine.cra, code)
+        ours = decode_gbz(mine.content, mine.cra, code, _gbz_decrypter(mine, keystore))
     except DecodeError as error:
         return "mismatch", f"our GBZ payload does not decode: {error}"
-    recorded = decode_gbz(theirs.content, theirs.cra, code)
+    recorded = decode_gbz(theirs.content, theirs.cra, code, _gbz_decrypter(theirs, keystore))
     if not isinstance(ours, GbzPayload) or not isinstance(recorded, GbzPayload):
         return "mismatch", "payloads differ"
     ours_shape, recorded_shape = gbz_shape(ours), gbz_shape(recorded)
@@ -418,20 +434,46 @@ def _compare_gbz(mine: Frame, theirs: Frame) -> tuple[str, str]:
     for index, (mine_component, theirs_component) in enumerate(zip(ours_shape, recorded_shape, strict=True)):
         if mine_component != theirs_component:
             return "mismatch", f"GBZ component {index} differs: ours {mine_component}, recorded {theirs_component}"
+    if any(component.is_encrypted for component in recorded.components):
+        return "structure", "values differ (device state); encrypted components decrypted, same structure"
     return "structure", "values differ (device state)"
 
 
+def _gbz_decrypter(frame: Frame, keystore: KeyStore | None) -> Any:
+    """The decrypt callback ``decode_gbz`` takes for ``frame``'s encrypted components (primer
+    §8.5), or None without a key; a component that does not authenticate stays sealed."""
+    if keystore is None:
+        return None
+    try:
+        key = payload_key(frame, keystore)
+    except GbcsError:
+        return None
+
+    def decrypt(component: Any) -> bytes | None:
+        sealed = component.sealed
+        iv = frame.originator + sealed.invocation_counter.to_bytes(4, "big")
+        try:
+            return crypto.decrypt(key, iv, sealed.sealed, bytes((sealed.security_control,)))
+        except GbcsError:
+            return None
+
+    return decrypt
+
+
 def gbz_shape(payload: GbzPayload) -> tuple[Any, ...]:
-    """The shape of each GBZ component: cluster, whether it is encrypted, the ZCL frame type,
-    direction and command id, and the shape of its payload (``zcl_shape``). An encrypted
-    payload is compared by its clear header only: its plaintext needs the device's keys."""
+    """The shape of each GBZ component: cluster, whether it is encrypted, whether it has a
+    From-Date-Time, the ZCL frame control byte (frame type, direction, disable default
+    response: all part of the answer) and command id, and the shape of its payload
+    (``zcl_shape``). An encrypted payload is compared inside once decrypted, else only as
+    "sealed" (its plaintext needs a key-agreement private key)."""
     shapes = []
     for component in payload.components:
         command = component.command
-        body = "sealed" if component.is_encrypted else zcl_shape(command.name, command.value, command.raw)
+        sealed = component.is_encrypted and (component.sealed is None or component.sealed.plaintext is None)
+        body = "sealed" if sealed else zcl_shape(command.name, command.value, command.raw)
         shapes.append((f"cluster {component.cluster_id:04X}", "encrypted" if component.is_encrypted else "clear",
-                       "global" if command.is_global else "cluster-specific", command.direction.name.lower(),
-                       f"command {command.command_id:02X}", body))  # fmt: skip
+                       "from-date-time" if component.from_date_time is not None else "no from-date-time",
+                       f"frame control {command.frame_control:02X}", f"command {command.command_id:02X}", body))  # fmt: skip
     return tuple(shapes)
 
 

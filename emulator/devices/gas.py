@@ -101,6 +101,7 @@ def set_clock(device: Device, tx: Transaction, command: Command) -> bytes:
     reliable = start <= hub_now <= end
     if reliable:
         device.set_time(tx, hub_now)
+    tx.set_register(device.eui, CLOCK_RELIABLE, reliable)
     return encode_der_value(0x007F, Cra.RESPONSE, {"deviceTime": device.now.replace(microsecond=0),
                                                    "deviceTimeStatus": "reliable" if reliable else "unreliable"})  # fmt: skip
 
@@ -108,8 +109,21 @@ def set_clock(device: Device, tx: Transaction, command: Command) -> bytes:
 GSME_USE_CASES = {"GCS28": set_clock}
 
 
+# Gas register reads, whose responses' date-time says where its time came from and whether it
+# is trustworthy in the DLMS clock-status bits (primer §5; RTDS GCS13a/b, GCS60a): 00 reliable,
+# 02 doubtful (the GSME's clock unreliable), 04 different clock base (the GPF's answer from
+# what the GSME reported). Every other response says FF, not specified.
+GAS_REGISTER_READS = frozenset({"GCS13a", "GCS13b", "GCS13c", "GCS14", "GCS60a"})
+CLOCK_RELIABLE = "gsme.clock_reliable"  # register: False once a GCS28 found the hub's time invalid
+RELIABLE, DOUBTFUL, DIFFERENT_CLOCK_BASE = 0x00, 0x02, 0x04
+
+
 def answer_gbz_commands(device: Device, tx: Transaction, command: Command) -> bytes:
-    """The GSME's answer to a GBZ command (``gsme_zcl``: reads, gets, actions, publishes)."""
+    """The GSME's answer to a GBZ command (``gsme_zcl``: reads, gets, actions, publishes); a
+    gas register read states whether the GSME's clock is reliable (``GAS_REGISTER_READS``)."""
+    if command.use_case.name in GAS_REGISTER_READS:
+        reliable = tx.register(device.eui, CLOCK_RELIABLE, True)
+        command.response["clock_status"] = RELIABLE if reliable else DOUBTFUL
     return gsme_zcl.answer_gbz(device, tx, command)
 
 
@@ -143,4 +157,6 @@ def answer_gpf_gbz(device: Device, tx: Transaction, command: Command) -> bytes:
     the GPF's own copy of the GSME's settings, from factory values."""
     mirror = tx.register(device.eui, "gpf.mirror", {})
     metering = {"current_summation_delivered": int(mirror.get("current_summation_delivered", 0))}
+    if command.use_case.name in GAS_REGISTER_READS:  # its own clock, or the GSME's report's
+        command.response["clock_status"] = DIFFERENT_CLOCK_BASE if "updated" in mirror else RELIABLE
     return gsme_zcl.answer_gbz(device, tx, command, metering=metering)

@@ -17,19 +17,23 @@ the balances in force now).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from gbcs import zcl_se
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from gbcs import crypto, zcl_se
+from gbcs.crypto import KdfUsage
 
 from ..firmware.device import Device
 from ..store import Transaction
 from . import gas_model
 from .load_model import SLOT_SECONDS, slot_of, slot_start
 
-__all__ = ["EVENT_LOG_SIZE", "add_top_up", "clear_event_logs", "debt_collections", "events", "generated_top_ups",
-           "record_snapshot", "samples", "snapshots", "start_sampling", "top_up_used", "top_ups", "utrn",
-           "utrn_amount"]  # fmt: skip
+__all__ = ["EVENT_LOG_SIZE", "UTRN_COUNTER", "Utrn", "add_top_up", "clear_event_logs", "debt_collections", "events", "generated_top_ups",
+           "record_snapshot", "samples", "snapshots", "start_sampling", "top_ups", "utrn", "utrn_amount",
+           "utrn_counter", "utrn_gmac", "parse_utrn"]  # fmt: skip
 
 _EPOCH = datetime(2000, 1, 1, tzinfo=timezone.utc)
 TOP_UP_LOG = "gsme.top_up_log"  # [[UTRN, amount, ZigBee time], ...], newest last
@@ -46,6 +50,8 @@ CHANGE_OF_MODE = 0x00004000
 # UTRN (primer §8.7)
 
 _PTUT_OFFSET = 7394156990786306048
+_UTRN_AAD_PREFIX = bytes.fromhex("110000000000")  # as a MAC's AAD (primer §8.4, §8.7)
+UTRN_COUNTER = "gsme.utrn_counter"  # kept register: the highest UTRN counter accepted
 _INVERSE = [1, 2, 6, 7, 5, 8, 3, 0, 9, 4]
 _P1 = [1, 5, 7, 6, 2, 8, 3, 0, 9, 4]
 
@@ -79,25 +85,70 @@ def utrn_check_digit(digits: str) -> int:
     return _INVERSE[check]
 
 
-def utrn_amount(code: str) -> int | None:
-    """The credit a UTRN carries, in the meter's currency unit (1/100 000 pound: RTDS CS01b
-    credits 1250 pence as 1 250 000); None when it is not a well-formed UTRN. The GMAC inside
-    it needs the supplier's prepayment key pair and the device's: not checked here."""
+@dataclass(frozen=True, slots=True)
+class Utrn:
+    """A well-formed UTRN taken apart (primer §8.7): the PTUT's high dword (truncated UTRN
+    counter, value class, value), the 4 GMAC bytes of its low dword, and its credit."""
+
+    high: int
+    gmac: bytes
+    amount: int  # in the meter's currency unit (1/100 000 pound)
+
+    @property
+    def truncated_counter(self) -> int:
+        return (self.high >> 15) & 0x3FF
+
+
+def parse_utrn(code: str) -> Utrn | None:
+    """The UTRN in ``code``; None when it is not well formed (20 digits, check digit, a PTUT
+    in range, value class pence or pounds)."""
     if len(code) != 20 or not code.isdigit() or utrn_check_digit(code[:19]) != int(code[19]):
         return None
     ptut = int(code[:19]) - _PTUT_OFFSET
-    if ptut < 0:
+    if not 0 <= ptut < 1 << 64 or ptut >> 57:  # 7 zero bits lead the PTUT
         return None
     high = ptut >> 32
     value_class, value = (high >> 13) & 0x3, high & 0x1FFF
     if value_class > 1:
         return None
-    return value * (100_000 if value_class == 1 else 1_000)
+    return Utrn(high, (ptut & 0xFFFFFFFF).to_bytes(4, "big"), value * (100_000 if value_class == 1 else 1_000))
+
+
+def utrn_amount(code: str) -> int | None:
+    """The credit a UTRN carries, in the meter's currency unit (1/100 000 pound: RTDS CS01b
+    credits 1250 pence as 1 250 000); None when it is not well formed. Whether it is authentic
+    is ``utrn_gmac``'s question."""
+    parsed = parse_utrn(code)
+    return None if parsed is None else parsed.amount
+
+
+def utrn_counter(truncated: int, highest: int) -> int:
+    """The full UTRN counter from the 10 bits a UTRN carries and the highest counter the
+    device accepted (primer §8.7: the window of 512 either side of it; a counter below 0 does
+    not exist, so near 0 the window reaches up instead)."""
+    low = highest % 1024
+    base = highest - low
+    if truncated < low - 512:
+        truncated += 1024
+    elif truncated > low + 512 and base >= 1024:
+        truncated -= 1024
+    return base + truncated
+
+
+def utrn_gmac(shared_secret: bytes, supplier: bytes, device: bytes, utrn_counter: int, high: int) -> bytes:
+    """The 4 GMAC bytes of a UTRN (primer §8.7): the last 4 bytes of the 16-byte GCM tag keyed
+    by ECDH(supplier prepayment KA, device KA) and the KDF with usage 01, the originator counter
+    (the UTRN counter shifted left by 32), from supplier to device."""
+    counter = utrn_counter << 32
+    key = crypto.derive_key(shared_secret, supplier, KdfUsage.COMMAND_MAC, counter, device)
+    aad = _UTRN_AAD_PREFIX + supplier + device + b"\x01" + counter.to_bytes(8, "big") + high.to_bytes(4, "big")
+    return AESGCM(key).encrypt(supplier + bytes(4), b"", aad)[-4:]
 
 
 def utrn(pounds: int, counter: int) -> str:
-    """A well-formed UTRN for ``pounds`` (value class 1) and a 32-bit UTRN counter, the inverse
-    of ``utrn_amount``; its GMAC part is not modelled (module docstring of ``utrn_amount``)."""
+    """A well-formed UTRN for ``pounds`` (value class 1), for the generated top-up history only:
+    ``counter`` fills the low dword where a real UTRN carries its GMAC, so it is not authentic
+    and no meter would accept it (``utrn_gmac``)."""
     if not 0 < pounds < 0x2000:
         raise ValueError(f"a UTRN carries 1..8191 pounds, not {pounds}")
     digits = str((((1 << 13) | pounds) << 32 | (counter & 0xFFFFFFFF)) + _PTUT_OFFSET).zfill(19)
@@ -112,10 +163,6 @@ def add_top_up(tx: Transaction, device: Device, code: str, amount: int, at: date
     log = tx.register(device.eui, TOP_UP_LOG, [])
     log.append([code, amount, int((at - _EPOCH).total_seconds())])
     tx.set_register(device.eui, TOP_UP_LOG, log[-TOP_UP_LOG_SIZE:])
-
-
-def top_up_used(tx: Transaction, device: Device, code: str) -> bool:
-    return any(entry[0] == code for entry in tx.register(device.eui, TOP_UP_LOG, []))
 
 
 _TOP_UP_POUNDS = (5, 10, 10, 15, 20, 20, 25, 30)

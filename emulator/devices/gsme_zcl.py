@@ -21,6 +21,8 @@ component that carries data (not a Default Response) is sealed (primer §8.5).
 
 from __future__ import annotations
 
+import dataclasses
+import hmac
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -46,7 +48,7 @@ from gbcs.gbz import (
     encode_gbz,
 )
 from gbcs.keystore import KeyUsage
-from gbcs.types import Cra
+from gbcs.types import Cra, Role
 from gbcs.zcl_se import COMMANDS
 from gbcs.zcl_se import Direction as ZclDirection
 
@@ -64,12 +66,17 @@ Status = foundation.Status
 ZCL_FAULTS = "zcl.faults"  # register: {"<component index>[.<attribute id>]": ZCL status}
 _ABORTED = 0xFF  # the command id a Default Response names for a component not executed
 _EPOCH = datetime(2000, 1, 1, tzinfo=timezone.utc)
+_DISABLE_DEFAULT_RESPONSE = 0x10  # ZCL frame control bit
+_INT32_MIN, _INT32_MAX = -0x80000000, 0x7FFFFFFF  # ZSE credit and debt attributes are int32
 _NOW, _NEVER = 0x00000000, 0xFFFFFFFF  # ZSE UTCTime: "now", and "cancel" in GBCS (primer §7.3)
 
 
 def inject_zcl_fault(tx: Transaction, device: Device, component: int, status: int, attribute: int | None = None) -> None:
-    """Make the ``component``-th ZCL command of the next GBZ command fail with ``status`` (a
-    ZCL failure status), or, with ``attribute``, that attribute's record in its read."""
+    """Make the ``component``-th ZCL command (by index in its GBZ command) fail with ``status``
+    (a ZCL failure status), or, with ``attribute``, that attribute's record in its read. The
+    fault is durable, a broken part rather than a one-off: it stays (in the ``ZCL_FAULTS``
+    register) for every later GBZ command, whatever its use case, until the register is
+    cleared or a reset for redeployment erases it."""
     faults = tx.register(device.eui, ZCL_FAULTS, {})
     faults[str(component) if attribute is None else f"{component}.{attribute:04X}"] = status
     tx.set_register(device.eui, ZCL_FAULTS, faults)
@@ -132,7 +139,10 @@ def _execute(context: _Context, index: int, component: GbzComponent) -> list[Ans
     if zcl.is_global:
         if zcl.name != "read_attributes":
             raise Unsupported(f"global ZCL command {zcl.command_id:02X} is not served by the GSME")
-        return [read_attributes(context.state, component.cluster_id, zcl, lambda a: context.fault(index, a))]
+        answer, status = read_attributes(context.state, component.cluster_id, zcl, lambda a: context.fault(index, a))
+        if context.command.use_case.name in _READS_WITHOUT_DEFAULT_RESPONSE:
+            answer = dataclasses.replace(answer, frame_control=answer.frame_control | _DISABLE_DEFAULT_RESPONSE)
+        return [(answer, status)]
     if zcl.name is None:
         raise Unsupported(f"ZCL command {component.cluster_id:04X}/{zcl.command_id:02X} is not known")
     status = context.fault(index)
@@ -186,11 +196,21 @@ def _command_definition(cluster_id: int, name: str) -> Any:
     raise EncodeError(f"no ZSE command {name} in cluster {cluster_id:04X}")
 
 
+# ZSE responses RTDS frames without "disable default response" (09, not 19): every other
+# cluster-specific response has it (19) [observed on every GSME response in RTDS].
+_DEFAULT_RESPONSE_ALLOWED = frozenset({"consumer_top_up_response", "clear_event_log_response", "start_sampling_response",
+                                       "supply_status_response", "publish_billing_period"})  # fmt: skip
+# Use cases whose Read Attributes Responses RTDS frames with "disable default response" (18, not
+# 08): GCS13a/b (encrypted) and GCS21f (in clear) [observed]; the other reads answer 08.
+_READS_WITHOUT_DEFAULT_RESPONSE = frozenset({"GCS13a", "GCS13b", "GCS13c", "GCS21f"})
+
+
 def _response(cluster_id: int, zcl: ZclCommand, name: str, **fields: Any) -> ZclCommand:
-    """A ZSE response command from the meter (server to client, no default response wanted,
-    as RTDS's responses are framed: 19)."""
+    """A ZSE response command from the meter: cluster-specific, server to client, framed as
+    RTDS frames it (``_DEFAULT_RESPONSE_ALLOWED``)."""
     command_id, definition = _command_definition(cluster_id, name)
-    return ZclCommand(0x19, zcl.sequence, command_id, name, definition.schema(**fields))
+    frame_control = 0x09 if name in _DEFAULT_RESPONSE_ALLOWED else 0x19
+    return ZclCommand(frame_control, zcl.sequence, command_id, name, definition.schema(**fields))
 
 
 def _component(context: _Context, cluster_id: int, zcl: ZclCommand, *, last: bool) -> GbzComponent:
@@ -202,7 +222,7 @@ def _component(context: _Context, cluster_id: int, zcl: ZclCommand, *, last: boo
         context.command.notes.append("response component sent in clear: no key-agreement private key to encrypt")
         return GbzComponent(control, cluster_id, zcl)
     sealed = seal(context.device.eui, key, zcl.value.serialize())
-    header = ZclCommand(zcl.frame_control | 0x10, zcl.sequence, zcl.command_id, zcl.name)
+    header = ZclCommand(zcl.frame_control, zcl.sequence, zcl.command_id, zcl.name)
     return GbzComponent(control | ENCRYPTED, cluster_id, header, additional_header=b"\x00\x00",
                         sealed=Sealed(ENCRYPTED_SECURITY_CONTROL, 0, sealed[5:]))  # fmt: skip
 
@@ -236,6 +256,10 @@ def _ok(zcl: ZclCommand) -> list[Answer]:
     return [(_default_response(zcl, zcl.command_id, Status.SUCCESS), Status.SUCCESS)]
 
 
+def _invalid_field(zcl: ZclCommand) -> list[Answer]:
+    return [(_default_response(zcl, zcl.command_id, Status.INVALID_FIELD), Status.INVALID_FIELD)]
+
+
 def _not_found(zcl: ZclCommand) -> list[Answer]:
     return [(_default_response(zcl, zcl.command_id, Status.NOT_FOUND), Status.NOT_FOUND)]
 
@@ -243,11 +267,17 @@ def _not_found(zcl: ZclCommand) -> list[Answer]:
 def _credit_adjustment(context: _Context, component: GbzComponent) -> list[Answer]:
     # ZSE Credit Adjustment Type: 0 incremental, 1 absolute. GBCS's other types (GCS40c/d)
     # adjust what this model does not keep: recorded in the event log only.
+    # A balance the meter cannot hold (ZSE Credit Remaining is int32) is refused, INVALID_FIELD,
+    # as change_debt refuses a field it cannot take, and nothing changes.
     value, prepayment = component.command.value, context.state.prepayment
+    credit = prepayment["credit_remaining"]
     if value.credit_adjustment_type == 0:
-        prepayment["credit_remaining"] += int(value.credit_adjustment_value)
+        credit += int(value.credit_adjustment_value)
     elif value.credit_adjustment_type == 1:
-        prepayment["credit_remaining"] = int(value.credit_adjustment_value)
+        credit = int(value.credit_adjustment_value)
+    if not _INT32_MIN <= credit <= _INT32_MAX:
+        return _invalid_field(component.command)
+    prepayment["credit_remaining"] = credit
     context.tx.log_event(context.device.eui, context.now, "credit-adjustment",
                          f"type {int(value.credit_adjustment_type)} value {int(value.credit_adjustment_value)}")  # fmt: skip
     return _ok(component.command)
@@ -301,30 +331,76 @@ def _change_debt(context: _Context, component: GbzComponent) -> list[Answer]:
     value, prepayment = component.command.value, context.state.prepayment
     kind = int(value.debt_amount_type)
     if kind > 5:
-        return [(_default_response(component.command, component.command.command_id, Status.INVALID_FIELD),
-                 Status.INVALID_FIELD)]  # fmt: skip
-    debts = prepayment["debts"]
+        return _invalid_field(component.command)
+    debts = list(prepayment["debts"])
     debts[kind // 2] = int(value.debt_amount) + (debts[kind // 2] if kind % 2 else 0)
+    if not all(_INT32_MIN <= debt <= _INT32_MAX for debt in (*debts, sum(debts))):
+        return _invalid_field(component.command)  # more than the int32 debt attributes hold
+    prepayment["debts"] = debts
     prepayment["accumulated_debt"] = sum(debts)
     return _ok(component.command)
 
 
+# ZSE Consumer Top Up Response Result Type (ZSE 1.4, Prepayment cluster).
+TOP_UP_ACCEPTED, TOP_UP_INVALID, TOP_UP_DUPLICATE, TOP_UP_MAX_CREDIT = 0x00, 0x01, 0x02, 0x04
+
+
 def _consumer_top_up(context: _Context, component: GbzComponent) -> list[Answer]:
-    """Credit a UTRN (primer §8.7) once its check digit holds; ZSE Consumer Top Up Response
-    result 0 accepted, 1 rejected (invalid), with -1 for the amounts (RTDS CS01b ERROR)."""
+    """Credit a UTRN (primer §8.7) when it is well formed, authentic (its GMAC verifies with
+    the supplier's prepayment top-up key in the supplier cell and the meter's key-agreement
+    key) and new: its UTRN counter, rebuilt from the 10 bits it carries around the highest one
+    accepted, must exceed that one, which is kept durably (``logs.UTRN_COUNTER``: a reset for
+    redeployment does not forget it). ZSE Consumer Top Up Response: result 0 accepted; 1
+    rejected, invalid (malformed or not authentic; RTDS CS01b ERROR); 2 rejected, duplicate (a
+    counter not above the highest accepted: reused or older); 4 rejected, the credit would
+    exceed what the meter holds (int32). A rejection answers -1 for the amounts (RTDS)."""
     value = component.command.value
     code = bytes(value.top_up_code).decode("ascii", "replace")
-    amount = logs.utrn_amount(code)
-    prepayment = context.state.prepayment
-    if amount is None or logs.top_up_used(context.tx, context.device, code):
-        result, credited, remaining = 1, -1, -1
-    else:
-        prepayment["credit_remaining"] += amount
-        logs.add_top_up(context.tx, context.device, code, amount, context.now)
-        result, credited, remaining = 0, amount, prepayment["credit_remaining"]
+    parsed = logs.parse_utrn(code)
+    prepayment, device, tx = context.state.prepayment, context.device, context.tx
+    highest = tx.kept_register(device.eui, logs.UTRN_COUNTER, 0)
+    result = TOP_UP_INVALID
+    if parsed is not None:
+        counter = logs.utrn_counter(parsed.truncated_counter, highest)
+        authentic = _utrn_authentic(context, parsed, counter)
+        if authentic is None:
+            context.command.notes.append("UTRN refused: no key pair to verify its GMAC with")
+        if not authentic:
+            result = TOP_UP_INVALID
+        elif counter <= highest:
+            result = TOP_UP_DUPLICATE
+        elif prepayment["credit_remaining"] + parsed.amount > _INT32_MAX:
+            result = TOP_UP_MAX_CREDIT
+        else:
+            result = TOP_UP_ACCEPTED
+            tx.set_kept_register(device.eui, logs.UTRN_COUNTER, counter)
+            prepayment["credit_remaining"] += parsed.amount
+            logs.add_top_up(tx, device, code, parsed.amount, context.now)
+    credited, remaining = (parsed.amount, prepayment["credit_remaining"]) if result == TOP_UP_ACCEPTED else (-1, -1)
     return [(_response(PREPAYMENT, component.command, "consumer_top_up_response", result_type=t.enum8(result),
                        top_up_value=credited, source_of_top_up=value.originating_device,
                        credit_remaining=remaining), Status.SUCCESS)]  # fmt: skip
+
+
+def _utrn_authentic(context: _Context, utrn: logs.Utrn, counter: int) -> bool | None:
+    """Whether the UTRN's GMAC verifies (primer §8.7): ECDH of the meter's key-agreement key
+    and the supplier's prepayment top-up key (the supplier cell's ``top_up`` certificate); None
+    when neither private key is at hand (RTDS replay holds the supplier's, not the meter's)."""
+    device = context.device
+    cell = device.cells.get(Role.SUPPLIER)
+    if cell is None or cell.top_up is None:
+        return False  # no top-up key to verify with: nothing is authentic
+    secret = None
+    if device.credentials.ka_key is not None:
+        secret = crypto.ecdh(device.credentials.ka_key, cell.top_up.public_key())
+    elif device.peer_private_keys is not None and device.credentials.ka_certificate is not None:
+        private = device.peer_private_keys.private_key(cell.party, KeyUsage.PREPAYMENT_KA)
+        if private is not None and private.public_key().public_numbers() == cell.top_up.public_key().public_numbers():
+            secret = crypto.ecdh(private, device.credentials.ka_certificate.public_key())
+    if secret is None:
+        return None
+    expected = logs.utrn_gmac(secret, cell.party, device.eui, counter, utrn.high)
+    return hmac.compare_digest(expected, utrn.gmac)
 
 
 def _select_emergency_credit(context: _Context, component: GbzComponent) -> list[Answer]:
@@ -459,8 +535,9 @@ def _sampled_data(context: _Context, component: GbzComponent) -> list[ZclCommand
 
 
 def _billing_period(context: _Context, component: GbzComponent) -> list[ZclCommand]:
-    """The billing period in force: monthly from the start of the current month unless a
-    Publish Billing Period set another (kept as sent)."""
+    """The billing period in force: monthly from the start of the current month. A Publish
+    Billing Period is kept as sent (``_KEPT_PREFIXES``) but not yet honoured here: the answer
+    is always the monthly default (the tariff model will read what was published)."""
     start = context.now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
     return [_response(0x0700, component.command, "publish_billing_period", provider_id=0, issuer_event_id=0,
                       billing_period_start_time=_zigbee_time(start), billing_period_duration=1,

@@ -51,6 +51,9 @@ class Command:
         originator: the trust anchor cell that authenticated it.
         previous_counter: the originator's last accepted counter before this one (None: none).
         notes: what the executor could not do as the field would, and why (``Outcome.notes``).
+        response: what the executor states about its response's header; only
+            ``"clock_status"``: the date-time's clock-status byte (primer §5; FF, "not
+            specified", when not stated: the GPF and GSME state it for gas register reads).
     """
 
     frame: Frame
@@ -58,6 +61,7 @@ class Command:
     originator: TrustAnchorCell
     previous_counter: int | None
     notes: list[str] = field(default_factory=list)
+    response: dict[str, int] = field(default_factory=dict)
 
 
 # Turns an accepted command into the response's content (payload bytes); raises a
@@ -105,7 +109,8 @@ def process_command(device: Device, data: bytes) -> Outcome:
                 raise Unsupported(f"no firmware for a {device.identity.device_type.name} yet")
             command = Command(frame, case, cell, previous)
             content = executor(device, tx, command)  # 7. act
-            response, notes, made_from_peer = build_response(device, frame, case, content, cell)
+            response, notes, made_from_peer = build_response(device, frame, case, content, cell,
+                                                             clock_status=command.response.get("clock_status", 0xFF))
             tx.record_sent(device.eui, device.now, "response", response)  # 8. durable before it leaves
         return Outcome(True, response, None, frame, mac_from_peer or made_from_peer, (*command.notes, *notes))
     except CommandRejected as rejection:
@@ -174,11 +179,13 @@ def _alert_due(tx: Transaction, device: Device, alert_code: int) -> bool:
 
 
 def build_response(device: Device, command: Frame, case: UseCase, content: bytes,
-                   originator: TrustAnchorCell | None = None) -> tuple[bytes, tuple[str, ...], bool]:  # fmt: skip
+                   originator: TrustAnchorCell | None = None, *,
+                   clock_status: int = 0xFF) -> tuple[bytes, tuple[str, ...], bool]:  # fmt: skip
     """The response to ``command``: same counter and message code, originator and target
     swapped, Other Information copied without a remote party's certificate (primer §12 rules
     1-2), a date-time where the use case's responses carry one, signed and MACed as the use
-    case's responses are (the first variant where RTDS shows two).
+    case's responses are (the first variant where RTDS shows two). ``clock_status`` is the
+    date-time's clock-status byte (``Command.response``).
 
     Returns:
         the response bytes; notes on protections that could not be applied (a device from
@@ -194,7 +201,7 @@ def build_response(device: Device, command: Frame, case: UseCase, content: bytes
         recipient=command.originator,
         other_information=OtherInformation(**{f.name: getattr(other, f.name) for f in dataclasses.fields(other)}),
         content=content,
-        date_time=DlmsDateTime.from_datetime(device.now) if case.response_date_time else None,
+        date_time=DlmsDateTime.from_datetime(device.now, clock_status=clock_status) if case.response_date_time else None,
     )
     protection = _response_protection(case, command)
     notes: list[str] = []
