@@ -42,6 +42,20 @@ __all__ = ["LogEntry", "Store", "Transaction"]
 SCHEMA_VERSION = 2
 
 
+def _log_filter(eui: EUI64, start: datetime | None, end: datetime | None, coded: str | None) -> tuple[str, list[Any]]:
+    """A log query's WHERE clause. Times are stored as UTC ISO 8601, which sorts as text."""
+    where, parameters = ["device = ?"], [str(eui)]
+    if start is not None:
+        where.append("at >= ?")
+        parameters.append(start.isoformat())
+    if end is not None:
+        where.append("at <= ?")
+        parameters.append(end.isoformat())
+    if coded is not None:
+        where.append(f"{coded} IS NOT NULL")
+    return " AND ".join(where), parameters
+
+
 def _counter_text(counter: int) -> str:
     return f"{counter:016X}"
 
@@ -212,9 +226,13 @@ class Transaction:
              message_code, None if counter is None else _counter_text(counter), detail),
         )  # fmt: skip
 
-    def security_log(self, eui: EUI64) -> list[LogEntry]:
+    def security_log(self, eui: EUI64, *, start: datetime | None = None, end: datetime | None = None,
+                     coded: bool = False) -> list[LogEntry]:  # fmt: skip
+        """The device's security log, oldest first; ``start``/``end`` (inclusive) and
+        ``coded`` (entries with a GBCS alert code only) filter it in the database."""
+        where, parameters = _log_filter(eui, start, end, "alert_code" if coded else None)
         rows = self._db.execute("SELECT at, event, alert_code, detail, originator, message_code, counter "
-                                "FROM security_log WHERE device = ? ORDER BY id", (str(eui),))  # fmt: skip
+                                f"FROM security_log WHERE {where} ORDER BY id", parameters)  # fmt: skip
         return [LogEntry(at, event, code, detail, originator, message_code, None if counter is None else int(counter, 16))
                 for at, event, code, detail, originator, message_code, counter in rows]  # fmt: skip
 
@@ -222,8 +240,11 @@ class Transaction:
         self._db.execute("INSERT INTO event_log (device, at, event, code, detail) VALUES (?, ?, ?, ?, ?)",
                          (str(eui), at.isoformat(), event, code, detail))  # fmt: skip
 
-    def event_log(self, eui: EUI64) -> list[LogEntry]:
-        rows = self._db.execute("SELECT at, event, code, detail FROM event_log WHERE device = ? ORDER BY id", (str(eui),))
+    def event_log(self, eui: EUI64, *, start: datetime | None = None, end: datetime | None = None,
+                  coded: bool = False) -> list[LogEntry]:  # fmt: skip
+        """The device's event log, oldest first, filtered as ``security_log``."""
+        where, parameters = _log_filter(eui, start, end, "code" if coded else None)
+        rows = self._db.execute(f"SELECT at, event, code, detail FROM event_log WHERE {where} ORDER BY id", parameters)
         return [LogEntry(at, event, code, detail) for at, event, code, detail in rows]
 
     # -- registers -------------------------------------------------------------------------------

@@ -27,7 +27,7 @@ answers ``hardware-fault`` (RTDS's ERROR cases are such faults), durably, until 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING
 
 from gbcs import crypto
@@ -251,17 +251,25 @@ class LogObject(CosemObject):
             return super().get(device, tx, attribute, selection)
         start, end = range_selection(selection)
         start = max(start, tx.register(device.eui, self._cleared, -1) + 1)
+        if start > end:
+            return compact_array(self._columns, [])
+        bounds = {"start": _EPOCH + timedelta(seconds=start), "end": _EPOCH + timedelta(seconds=end + 1) - timedelta(microseconds=1),
+                  "coded": True}  # fmt: skip
         rows = []
         if self.security:
-            for entry in tx.security_log(device.eui):
-                if entry.code is not None and start <= _at(entry.at) <= end:
-                    rows.append(Data.structure(Data.integer(DataType.UINT32, _at(entry.at)), Data.integer(DataType.UINT16, entry.code)))
-            return compact_array((DataType.UINT32, DataType.UINT16), rows)
-        for entry in tx.event_log(device.eui):
-            if entry.code is not None and start <= _at(entry.at) <= end:
+            for entry in tx.security_log(device.eui, **bounds):
+                rows.append(Data.structure(Data.integer(DataType.UINT32, _at(entry.at)), Data.integer(DataType.UINT16, entry.code)))
+        else:
+            for entry in tx.event_log(device.eui, **bounds):
                 rows.append(Data.structure(Data.integer(DataType.UINT32, _at(entry.at)), Data.integer(DataType.UINT16, entry.code),
                                            Data.octet_string(b"")))  # fmt: skip
-        return compact_array((DataType.UINT32, DataType.UINT16, DataType.OCTET_STRING), rows)
+        return compact_array(self._columns, rows)
+
+    @property
+    def _columns(self) -> tuple[DataType, ...]:
+        if self.security:
+            return (DataType.UINT32, DataType.UINT16)
+        return (DataType.UINT32, DataType.UINT16, DataType.OCTET_STRING)
 
     def action(self, device: Device, tx: Transaction, method: int, parameter: Data) -> Data:
         if method != 1:

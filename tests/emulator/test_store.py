@@ -88,3 +88,21 @@ def test_a_store_from_a_newer_version_is_refused(tmp_path: Path) -> None:
     db.close()
     with pytest.raises(StoreError, match="schema version"):
         Store(tmp_path / "s.sqlite")
+
+
+def test_a_log_is_read_by_time_range_and_code_in_the_database() -> None:
+    from datetime import timedelta
+
+    store = Store(":memory:")
+    moment = datetime(2026, 12, 1, 12, 0, tzinfo=timezone.utc)
+    with store.transaction() as tx:
+        tx.add_device(DEVICE, "ESME", {}, "commissioned")
+        for seconds, code in ((0, 1), (0.5, None), (59.75, 2), (60, 3), (3600, 4)):
+            tx.log_event(DEVICE, moment + timedelta(seconds=seconds), "e", "", code=code)
+            tx.log_security(DEVICE, moment + timedelta(seconds=seconds), "s", "", alert_code=code)
+    read = store.read()
+    minute = {"start": moment, "end": moment + timedelta(seconds=59, microseconds=999_999)}
+    assert [entry.code for entry in read.event_log(DEVICE, **minute)] == [1, None, 2]
+    assert [entry.code for entry in read.event_log(DEVICE, **minute, coded=True)] == [1, 2]
+    assert [entry.code for entry in read.security_log(DEVICE, start=moment + timedelta(seconds=60), coded=True)] == [3, 4]
+    assert len(read.event_log(DEVICE)) == 5
