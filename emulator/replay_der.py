@@ -91,6 +91,8 @@ def stage_recorded_der_state(device: Device, command: Frame, recorded: bytes | N
         return []
     notes: list[str] = []
     if case.name in ("CS02b", "CS02g"):
+        if not any(node.name == "replacementOutcome" for node in _walk(answer)):
+            answer = _outcome_alert(path, case.message_code)  # future-dated: the outcome is in its alert
         notes += _stage_cells(device, answer, keystore)
         notes += _stage_path_anchor(device, request, answer)
     if case.name == "CS06":
@@ -101,6 +103,23 @@ def stage_recorded_der_state(device: Device, command: Frame, recorded: bytes | N
         notes += _stage_device_log(device, command, request, answer, path, case.name)
     notes += _inject_der_faults(device, case.name, request, answer)
     return notes
+
+
+def _outcome_alert(command_path: Path, message_code: int) -> DerNode | None:
+    """The outcome alert RTDS recorded for a future-dated command (named after it:
+    ``<prefix>_8F66|8F67_FUTURE_DATED<rest>_ALERT``), decoded; None if there is none."""
+    if "_FUTURE_DATED" not in command_path.name:
+        return None
+    prefix, rest = command_path.name.split("_FUTURE_DATED", 1)
+    rest = rest.removesuffix("_COMMAND_GBCS.HEX")
+    for alert_path in sorted(command_path.parent.glob(f"{prefix}_8F6[67]_FUTURE_DATED{rest}_ALERT*")):
+        frame = _decode_file(alert_path)
+        if frame is not None and frame.cra is Cra.ALERT:
+            try:
+                return decode_der(frame.content, frame.other_information.message_code, Cra.ALERT)
+            except DecodeError:
+                return None
+    return None
 
 
 def _answer_of(recorded: bytes | None, message_code: int) -> DerNode | None:

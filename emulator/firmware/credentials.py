@@ -23,7 +23,9 @@ choices marked):
 3. Each replacement certificate must be an organisation certificate for the target cell's
    role (the load controller's cell also takes a supplier's: RTDS 6.15.1_CS02g and
    NA_CS02gLoadControllerByLoadController place the supplier's certificates there) and key
-   usage, valid at the device's clock: else ``badCertificate``. It must be issued by an
+   usage, valid at the device's clock when the command arrived (a future-dated replacement
+   runs later with the certificates it was given: RTDS's 6.15.1 CS02b executes in 2030 with
+   certificates that end in 2025, successfully): else ``badCertificate``. It must be issued by an
    Issuing OCA of the command's certification path, which chains to the device's Root cell:
    else ``noTrustAnchor`` (RTDS 6.15.1_CS02bSupplierBySupplier ERROR: a certificate of
    another Issuing OCA than the path's). A device whose Root cell holds no Root OCA
@@ -171,20 +173,30 @@ def update_security_credentials(device: Device, tx: Transaction, command: Comman
             return _encode(command, {"commandAccepted": None})
         due = datetime.strptime(when.value, "%Y%m%d%H%M%SZ").replace(tzinfo=timezone.utc)
         if due > device.now:
+            tx.set_register(device.eui, _received(command), device.now.isoformat())
             defer(device, tx, command, due)
             return _encode(command, {"commandAccepted": None})
-    outcome, _ = _apply_replacements(device, tx, command, request)
+    outcome, _ = _apply_replacements(device, tx, command, request, device.now)
     return _encode(command, {"commandAccepted": None, "executionOutcome": outcome})
 
 
 def _run_deferred_update(device: Device, tx: Transaction, command: Command) -> tuple[int, bytes]:
     """A future-dated CS02b or CS02g at its time: the replacement, reported in its alert."""
     request = _decode(command)
-    outcome, all_succeeded = _apply_replacements(device, tx, command, request)
+    received = tx.register(device.eui, _received(command))
+    tx.set_register(device.eui, _received(command), None)
+    judged_at = device.now if received is None else datetime.fromisoformat(received)
+    outcome, all_succeeded = _apply_replacements(device, tx, command, request, judged_at)
     value = {"alertCode": ALERT_EXECUTED if all_succeeded else ALERT_FAILED,
              "executionDateTime": request.child("executionDateTime").value, "executionOutcome": outcome}  # fmt: skip
     alert = _OUTCOME_ALERTS[command.use_case.name]
     return alert, encode_der_value(alert, Cra.ALERT, value)
+
+
+def _received(command: Command) -> str:
+    """The register holding when a future-dated replacement arrived (its certificates are
+    judged at that moment)."""
+    return f"credentials.received.{command.frame.originator}.{command.frame.originator_counter}"
 
 
 def _target(replacement: DerNode) -> tuple[int, list[str], int]:
@@ -236,7 +248,8 @@ def _certification_path(request: DerNode) -> list[x509.Certificate]:
         raise BadContent(f"a certification path entry is not a certificate: {error}") from None
 
 
-def _apply_replacements(device: Device, tx: Transaction, command: Command, request: DerNode) -> tuple[dict, bool]:
+def _apply_replacements(device: Device, tx: Transaction, command: Command, request: DerNode,
+                        judged_at: datetime) -> tuple[dict, bool]:  # fmt: skip
     """Replace each target cell whose certificate checks; the executionOutcome, and whether
     every replacement succeeded."""
     control = request.child("authorisingRemotePartyControl")
@@ -247,7 +260,7 @@ def _apply_replacements(device: Device, tx: Transaction, command: Command, reque
         role, usage_names, cell_usage = _target(replacement)
         slot = "top_up" if cell_usage == TOP_UP else _USAGES[usage_names[0]]
         outcome, new_cell = _replace(device, before.get(Role(role)), Role(role), slot,
-                                     replacement.child("replacementCertificate").value, path, command)  # fmt: skip
+                                     replacement.child("replacementCertificate").value, path, command, judged_at)  # fmt: skip
         affected = {"remotePartyRole": role, "keyUsage": usage_names, "cellUsage": cell_usage}
         outcomes.append({"affectedTrustAnchorCell": affected, **outcome})
         if role not in target_roles:
@@ -292,7 +305,7 @@ def _start_counter(device: Device, tx: Transaction, role: Role, floor: int, befo
 
 
 def _replace(device: Device, existing: TrustAnchorCell | None, role: Role, slot: str, der: bytes,
-             path: list[x509.Certificate], command: Command) -> tuple[dict, TrustAnchorCell | None]:  # fmt: skip
+             path: list[x509.Certificate], command: Command, judged_at: datetime) -> tuple[dict, TrustAnchorCell | None]:  # fmt: skip
     """The outcome fields for one replacement (``slot``: ds, ka or top_up) and the new cell,
     or None when refused. ``existing`` is the cell before the command."""
     old_certificate = None if existing is None else getattr(existing, slot)
@@ -301,7 +314,7 @@ def _replace(device: Device, existing: TrustAnchorCell | None, role: Role, slot:
     current = device.cells.get(role)
     if current is None:
         return {"statusCode": TRUST_ANCHOR_NOT_FOUND, **existing_fields, **_replacing(existing_fields)}, None
-    status, certificate, info = _check_replacement(device, role, slot, der, path, command)
+    status, certificate, info = _check_replacement(device, role, slot, der, path, command, judged_at)
     if status != SUCCESS:
         return {"statusCode": status, **existing_fields, **_replacing(existing_fields)}, None
     new_party = info.eui if info.eui is not None else current.party
@@ -319,7 +332,7 @@ def _replacing(existing_fields: dict) -> dict:
 
 
 def _check_replacement(device: Device, role: Role, slot: str, der: bytes, path: list[x509.Certificate],
-                       command: Command) -> tuple[int, x509.Certificate | None, pki.CertificateInfo | None]:  # fmt: skip
+                       command: Command, judged_at: datetime) -> tuple[int, x509.Certificate | None, pki.CertificateInfo | None]:  # fmt: skip
     """The status of a replacement certificate (rule 3), the certificate and what it is."""
     try:
         certificate = x509.load_der_x509_certificate(der)
@@ -331,7 +344,7 @@ def _check_replacement(device: Device, role: Role, slot: str, der: bytes, path: 
     if info.kind is not pki.CertificateKind.ORGANISATION or info.role not in roles or info.usage != usage:
         return BAD_CERTIFICATE, None, None
     try:
-        pki.check_valid_at(certificate, device.now)
+        pki.check_valid_at(certificate, judged_at)
     except CertificateError:
         return BAD_CERTIFICATE, None, None
     if not _anchored(device, certificate, path, command):
