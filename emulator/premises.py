@@ -154,7 +154,9 @@ class Premises:
         for device in self.devices.values():
             scheduler.arm(device)  # future-dated commands kept from before a restart
             if device.identity.device_type is DeviceType.ESME:
-                esme_firmware.arm_activations(device)  # and the meter's pending activations
+                esme_firmware.arm_activations(device)  # and the meters' pending activations
+            elif device.identity.device_type is DeviceType.GSME:
+                gas.arm_activations(device)
         self.chf.han_last_heard = self.medium.last_heard
 
     # -- commissioning ---------------------------------------------------------------------------
@@ -241,7 +243,8 @@ class Premises:
             self.clock.call_later(self.config.gsme_wake_interval, lambda eui=eui: self._gsme_wakes(eui))
 
     def _gsme_wakes(self, eui: EUI64) -> None:
-        """The GSME wakes: it collects what waits for it and reports to the GPF's mirror."""
+        """The GSME wakes: it collects what waits for it and reports to the GPF's mirror (what
+        it could not send while out of reach goes up when its tunnel reopens)."""
         try:
             self.nodes[eui].transport.poll()  # type: ignore[attr-defined]
             gas.gsme_reports(self.store, self.devices[eui], self.nodes[eui], self.gpf.eui)

@@ -1,9 +1,9 @@
 """The gas side: the battery-powered GSME and its Gas Proxy Function (GPF) in the hub.
 
 The GSME sleeps. It wakes every ``gsme_wake_interval``, collects what waits for it at the
-hub (its GBCS commands among them), and reports its metering attributes to the GPF's mirror
-with a ZCL Report Attributes frame, so the GPF can answer reads at once while the GSME
-sleeps. What the GPF holds is as fresh as the GSME's last successful wake; a GSME out of
+hub (its GBCS commands among them), and reports its metering, valve and prepayment attributes
+(``MIRRORED``) to the GPF's mirror with ZCL Report Attributes frames, so the GPF can answer
+reads at once while the GSME sleeps. What the GPF holds is as fresh as the GSME's last successful wake; a GSME out of
 range leaves it stale, as in the field.
 
 The GSME's consumption comes from its gas load model (``gas_model``: a meter met in service,
@@ -29,12 +29,14 @@ from gbcs.types import Cra
 from ..errors import BadContent, LinkDown
 from ..firmware.command import Command
 from ..firmware.device import Device
+from ..han.clusters import Prepayment
 from ..han.node import HanNode
 from ..han.transport import HanFrame
 from ..store import Store, Transaction
-from . import gas_model, gsme_zcl
+from . import gas_model, gsme_activation, gsme_zcl
+from .gsme_attributes import ATTRIBUTES, METERING, PREPAYMENT, GsmeState
 
-__all__ = ["GSME_USE_CASES", "GasProxyMirror", "answer_gbz_commands", "gsme_consumes", "gsme_reports", "mirror_of",
+__all__ = ["GSME_USE_CASES", "GasProxyMirror", "answer_gbz_commands", "arm_activations", "gsme_consumes", "gsme_reports", "mirror_of",
            "set_clock"]
 
 CURRENT_SUMMATION_DELIVERED = 0x0000  # ZSE Metering attribute, uint48
@@ -48,31 +50,53 @@ def gsme_consumes(store: Store, gsme: Device, volume: int) -> None:
         gas_model.add_consumption(tx, gsme, volume, gsme.now)
 
 
+# What the GSME reports to the GPF's mirror, by cluster: what the GPF answers reads of (GCS13a/b,
+# GCS60a read through the GPF: the register, bill to date, the credit) and the rest of the
+# GSME's prepayment and valve state a read through the GPF may ask (ZSE attribute ids).
+MIRRORED = {
+    METERING: (CURRENT_SUMMATION_DELIVERED, 0x0014, 0x0A00),  # register, supply status, bill to date
+    PREPAYMENT: (0x0000, 0x0001, 0x0002, 0x0005, 0x0040, 0x0211, 0x0221, 0x0231),  # mode, credit, debts, cut-off
+}
+_REPORTED_BY = {METERING: smartenergy.Metering, PREPAYMENT: Prepayment}
+GPF_MIRRORED = "gpf.mirror.attributes"  # register: {"CCCC.AAAA": value} as the GSME last reported it
+
+
 def gsme_reports(store: Store, gsme: Device, node: HanNode, gpf: bytes) -> bool:
-    """On waking, the GSME reports its metering attributes to the GPF mirror; False when the
-    hub cannot be reached."""
+    """On waking, the GSME reports its ``MIRRORED`` attributes to the GPF mirror, a Report
+    Attributes frame per cluster; False when the hub cannot be reached."""
     with store.transaction() as tx:  # configures the model on first use
-        summation = gas_model.gas_metering(tx, gsme).summation(gsme.now)
+        state = GsmeState.load(tx, gsme)
+        reports = {cluster: {attribute: (foundation.DataTypeId(ATTRIBUTES[(cluster, attribute)].type_id),
+                                         state.value(cluster, attribute)) for attribute in attributes}
+                   for cluster, attributes in MIRRORED.items()}  # fmt: skip
     try:
-        node.report(gpf, smartenergy.Metering, {CURRENT_SUMMATION_DELIVERED: (foundation.DataTypeId.uint48, summation)})
+        for cluster, attributes in reports.items():
+            node.report(gpf, _REPORTED_BY[cluster], attributes)
     except LinkDown:
         return False
     return True
 
 
 class GasProxyMirror:
-    """The GPF's mirror of its GSME: it keeps what the GSME last reported, and when."""
+    """The GPF's mirror of its GSME: it keeps what the GSME last reported, and when (register
+    ``gpf.mirror``), and every ``MIRRORED`` attribute as ``"CCCC.AAAA"`` (``GPF_MIRRORED``)."""
 
     def __init__(self, gpf: Device, node: HanNode, store: Store, gsme: bytes) -> None:
         self.gpf, self.store, self.gsme = gpf, store, gsme
-        node.handle(smartenergy.Metering.cluster_id, self._report)
+        for cluster in MIRRORED:
+            node.handle(cluster, self._report)
 
     def _report(self, frame: HanFrame, name: str, fields: Any) -> None:
-        if name != "report_attributes" or frame.source != self.gsme:
+        if name != "report_attributes" or frame.source != self.gsme or frame.cluster_id not in MIRRORED:
             return
         with self.store.transaction() as tx:
             mirror = tx.register(self.gpf.eui, "gpf.mirror", {})
-            if CURRENT_SUMMATION_DELIVERED in fields:
+            attributes = tx.register(self.gpf.eui, GPF_MIRRORED, {})
+            for attribute in MIRRORED[frame.cluster_id]:
+                if attribute in fields:
+                    attributes[f"{frame.cluster_id:04X}.{attribute:04X}"] = int(fields[attribute])
+            tx.set_register(self.gpf.eui, GPF_MIRRORED, attributes)
+            if frame.cluster_id == METERING and CURRENT_SUMMATION_DELIVERED in fields:
                 mirror["current_summation_delivered"] = int(fields[CURRENT_SUMMATION_DELIVERED])
             mirror["updated"] = self.gpf.now.isoformat()
             tx.set_register(self.gpf.eui, "gpf.mirror", mirror)
@@ -128,6 +152,7 @@ def answer_gbz_commands(device: Device, tx: Transaction, command: Command) -> by
 
 
 inject_zcl_fault = gsme_zcl.inject_zcl_fault
+arm_activations = gsme_activation.arm  # after a restart: the GSME's kept future-dated components
 
 
 def recorded_failures(component: GbzComponent) -> list[tuple[int | None, int]]:
@@ -152,11 +177,12 @@ def recorded_failures(component: GbzComponent) -> list[tuple[int | None, int]]:
 
 def answer_gpf_gbz(device: Device, tx: Transaction, command: Command) -> bytes:
     """The GPF's answer to a GBZ command (GCS13a/b, GCS60a, GCS09 to the GPF): at once, from
-    its mirror of the GSME, in the GSME's attribute model. The mirror holds the consumption the
-    GSME last reported (``GasProxyMirror``; none yet reads 0); the rest of what it answers is
-    the GPF's own copy of the GSME's settings, from factory values."""
+    its mirror of the GSME, in the GSME's attribute model. The mirror holds the consumption,
+    valve and prepayment attributes the GSME last reported (``GasProxyMirror``; before any
+    report the consumption reads 0); what the GSME does not report is the GPF's own copy of the
+    GSME's settings, from factory values."""
     mirror = tx.register(device.eui, "gpf.mirror", {})
     metering = {"current_summation_delivered": int(mirror.get("current_summation_delivered", 0))}
     if command.use_case.name in GAS_REGISTER_READS:  # its own clock, or the GSME's report's
         command.response["clock_status"] = DIFFERENT_CLOCK_BASE if "updated" in mirror else RELIABLE
-    return gsme_zcl.answer_gbz(device, tx, command, metering=metering)
+    return gsme_zcl.answer_gbz(device, tx, command, metering=metering, mirrored=tx.register(device.eui, GPF_MIRRORED, {}))

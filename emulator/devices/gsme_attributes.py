@@ -13,7 +13,7 @@ An attribute the table does not hold answers UNSUPPORTED_ATTRIBUTE, as ZCL says.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from zigpy.zcl import foundation
@@ -55,15 +55,17 @@ class GsmeState:
     settings: dict[str, Any]
     device: Device
     metering_is_own: bool = True  # False: a mirror's copy (the GPF)
+    mirrored: dict[str, Any] = field(default_factory=dict)  # {"CCCC.AAAA": value} a GSME reported; never written back
 
     @classmethod
-    def load(cls, tx: Transaction, device: Device, metering: dict[str, Any] | None = None) -> GsmeState:
+    def load(cls, tx: Transaction, device: Device, metering: dict[str, Any] | None = None,
+             mirrored: dict[str, Any] | None = None) -> GsmeState:  # fmt: skip
         prepayment = {**FACTORY_PREPAYMENT, **tx.register(device.eui, PREPAYMENT_REGISTER, {})}
         own = metering is None
         if metering is None:  # computed for the device's time; never written back
             metering = {"current_summation_delivered": gas_model.gas_metering(tx, device).summation(device.now)}
         return cls(metering, prepayment, tx.register(device.eui, SUPPLY_REGISTER, {"status": SUPPLY_ON}),
-                   tx.register(device.eui, SETTINGS_REGISTER, {}), device, own)  # fmt: skip
+                   tx.register(device.eui, SETTINGS_REGISTER, {}), device, own, dict(mirrored or {}))  # fmt: skip
 
     def save(self, tx: Transaction) -> None:
         eui = self.device.eui
@@ -75,6 +77,8 @@ class GsmeState:
         """The attribute's value (KeyError: the GSME does not hold it)."""
         definition = ATTRIBUTES[(cluster_id, attribute_id)]
         key = f"{cluster_id:04X}.{attribute_id:04X}"
+        if key in self.mirrored:
+            return self.mirrored[key]
         if key in self.settings:
             value = self.settings[key]
             return bytes.fromhex(value) if definition.type_id in (T.octstr, T.string) else value

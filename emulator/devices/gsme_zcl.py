@@ -57,6 +57,7 @@ from ..firmware.command import Command
 from ..firmware.device import Device
 from ..store import Transaction
 from . import gas_model
+from . import gsme_activation as activation
 from . import gsme_logs as logs
 from .gsme_attributes import ATTRIBUTES, METERING, PREPAYMENT, GsmeState, set_attribute
 
@@ -68,7 +69,7 @@ _ABORTED = 0xFF  # the command id a Default Response names for a component not e
 _EPOCH = datetime(2000, 1, 1, tzinfo=timezone.utc)
 _DISABLE_DEFAULT_RESPONSE = 0x10  # ZCL frame control bit
 _INT32_MIN, _INT32_MAX = -0x80000000, 0x7FFFFFFF  # ZSE credit and debt attributes are int32
-_NOW, _NEVER = 0x00000000, 0xFFFFFFFF  # ZSE UTCTime: "now", and "cancel" in GBCS (primer §7.3)
+_NOW = 0x00000000  # ZSE UTCTime: "now"
 
 
 def inject_zcl_fault(tx: Transaction, device: Device, component: int, status: int, attribute: int | None = None) -> None:
@@ -85,12 +86,15 @@ def inject_zcl_fault(tx: Transaction, device: Device, component: int, status: in
 class _Context:
     """One GBZ command in execution: the device, its state, the faults, the time."""
 
-    def __init__(self, device: Device, tx: Transaction, command: Command, metering: dict[str, Any] | None) -> None:
+    def __init__(self, device: Device, tx: Transaction, command: Command, metering: dict[str, Any] | None,
+                 mirrored: dict[str, Any] | None = None) -> None:  # fmt: skip
         self.device, self.tx, self.command = device, tx, command
-        self.state = GsmeState.load(tx, device, metering)
+        self.state = GsmeState.load(tx, device, metering, mirrored)
         self.faults: dict[str, int] = tx.register(device.eui, ZCL_FAULTS, {})
         self.now = device.now
-        apply_due_payment_mode(self.state, self.now)
+        self.calendar_time: int | None = None  # this command's Publish Calendar start time, for its profiles
+        self.index = 0  # the component in execution
+        apply_due_payment_mode(self)
 
     def fault(self, index: int, attribute: int | None = None) -> int:
         return self.faults.get(str(index) if attribute is None else f"{index}.{attribute:04X}", Status.SUCCESS)
@@ -99,12 +103,15 @@ class _Context:
 Answer = tuple[ZclCommand, int]  # a ZCL answer and its status (SUCCESS, NOT_FOUND or a failure)
 
 
-def answer_gbz(device: Device, tx: Transaction, command: Command, *, metering: dict[str, Any] | None = None) -> bytes:
+def answer_gbz(device: Device, tx: Transaction, command: Command, *, metering: dict[str, Any] | None = None,
+               mirrored: dict[str, Any] | None = None) -> bytes:  # fmt: skip
     """The GSME's response content to a GBZ command (module docstring).
 
     Args:
         metering: the consumption to answer from, where it is not the device's own register
             (the GPF answers from its mirror of the GSME).
+        mirrored: attribute values (``"CCCC.AAAA"``) the GSME reported, answered before anything
+            the device holds itself (the GPF's mirror).
 
     Raises:
         BadContent: the payload is not a GBZ command.
@@ -116,7 +123,7 @@ def answer_gbz(device: Device, tx: Transaction, command: Command, *, metering: d
         raise BadContent(f"payload: {error}") from None
     if not isinstance(payload, GbzPayload) or not payload.components:
         raise BadContent("not a GBZ command payload")
-    context = _Context(device, tx, command, metering)
+    context = _Context(device, tx, command, metering, mirrored)
     answers: list[tuple[int, ZclCommand]] = []
     failed = False
     for index, component in enumerate(payload.components):
@@ -150,17 +157,45 @@ def _execute(context: _Context, index: int, component: GbzComponent) -> list[Ans
         failure = _FAILURE_FORMS.get(zcl.name)
         return [(failure(zcl) if failure else _default_response(zcl, zcl.command_id, status), status)]
     handler = _HANDLERS.get(zcl.name)
+    context.index = index
     if handler is not None:
         return handler(context, component)
     if zcl.direction is ZclDirection.SERVER_TO_CLIENT and zcl.name.startswith(_KEPT_PREFIXES):
-        # Published by a remote party: kept as sent (what the tariff model will read).
-        context.tx.set_register(context.device.eui, f"zcl.{component.cluster_id:04X}.{zcl.name}",
-                                {"at": context.now.isoformat(), "payload": context.command.frame.content.hex()})  # fmt: skip
+        _publish(context, index, component)  # published by a remote party: in force now, or kept for later
         return [(_default_response(zcl, zcl.command_id, Status.SUCCESS), Status.SUCCESS)]
     raise Unsupported(f"{context.command.use_case.label}: {zcl.name} is not served by the GSME yet")
 
 
 _KEPT_PREFIXES = ("publish_", "display_message", "update_", "set_event_configuration", "request_new_password")
+
+
+def _publish(context: _Context, index: int, component: GbzComponent) -> None:
+    """A publish takes effect at its start time (``gsme_activation``): now (none, 00000000 or
+    passed: kept as sent, its Price attributes set), later (kept until then, with an 8F66
+    alert), or never (FFFFFFFF: what was pending for it is cancelled). A calendar's day, week
+    and season profiles follow the Publish Calendar before them in the command."""
+    zcl, cluster_id = component.command, component.cluster_id
+    part = cluster_id == activation.CALENDAR and zcl.name in activation.CALENDAR_PARTS
+    when = context.calendar_time if part else activation.execution_time(zcl)
+    if not part:
+        activation.cancel(context.tx, context.device, cluster_id, zcl.name)  # a newer publish replaces what was pending
+        if zcl.name == "publish_calendar":
+            context.calendar_time = when
+    _take_effect(context, index, component, when, alert=not part)
+
+
+def _take_effect(context: _Context, index: int, component: GbzComponent, when: int | None, *, alert: bool) -> None:
+    """Apply ``component`` at ZigBee time ``when``: at once, kept for later, or not at all
+    (``activation.CANCELS``)."""
+    if when in activation.CANCELS:
+        return
+    frame = context.command.frame
+    if when is None or when == activation.NOW or activation.due_time(when) <= context.now:
+        activation.activate(context.tx, context.device, context.state, component.cluster_id, component.command,
+                            context.now, frame.content)  # fmt: skip
+        return
+    activation.keep(context.tx, context.device, frame, index, component.cluster_id, component.command,
+                    activation.due_time(when), alert=alert)  # fmt: skip
 
 
 def read_attributes(state: GsmeState, cluster_id: int, zcl: ZclCommand, fault: Callable[[int], int]) -> Answer:
@@ -284,30 +319,25 @@ def _credit_adjustment(context: _Context, component: GbzComponent) -> list[Answe
 
 
 def _change_payment_mode(context: _Context, component: GbzComponent) -> list[Answer]:
-    """Immediate, future-dated (kept, applied when due: ``GsmeState`` readers call
-    ``apply_due_payment_mode``) or cancelled (FFFFFFFF, primer §7.3); the answer says the
-    emergency and friendly credit settings in force (ZSE Change Payment Mode Response)."""
-    value, prepayment = component.command.value, context.state.prepayment
-    when = int(value.implementation_date_time)
-    if when == _NEVER:
-        prepayment["pending_payment_mode"] = None
-    elif when == _NOW or _utc(when, context.now) <= context.now:
-        _set_payment_mode(context.state, int(value.proposed_payment_control_configuration), int(value.cut_off_value),
-                          context.now)  # fmt: skip
-        logs.record_snapshot(context.tx, context.device, context.now, logs.CHANGE_OF_MODE)
-    else:
-        prepayment["pending_payment_mode"] = {"at": when, "configuration": int(value.proposed_payment_control_configuration),
-                                              "cut_off_value": int(value.cut_off_value)}  # fmt: skip
+    """Immediate, future-dated (kept until due, then applied with an 8F66 alert:
+    ``gsme_activation``) or cancelled (FFFFFFFF, primer §7.3: what was pending is dropped);
+    the answer says the emergency and friendly credit settings in force (ZSE Change Payment
+    Mode Response)."""
+    zcl = component.command
+    activation.cancel(context.tx, context.device, component.cluster_id, zcl.name)
+    context.state.prepayment["pending_payment_mode"] = None  # a store from before gsme_activation
+    _take_effect(context, context.index, component, activation.execution_time(zcl), alert=True)
     state = context.state
-    return [(_response(PREPAYMENT, component.command, "change_payment_mode_response",
+    return [(_response(PREPAYMENT, zcl, "change_payment_mode_response",
                        friendly_credit=t.bitmap8(0), friendly_credit_calendar_id=0,
                        emergency_credit_limit=state.value(PREPAYMENT, 0x0010),
                        emergency_credit_threshold=state.value(PREPAYMENT, 0x0011)), Status.SUCCESS)]  # fmt: skip
 
 
-def _set_payment_mode(state: GsmeState, configuration: int, cut_off_value: int, at: datetime) -> None:
-    """A payment mode in force from ``at``; entering or leaving prepayment mode bounds the
-    period whose top-up history the meter has (``gsme_logs``)."""
+def set_payment_mode(tx: Transaction, device: Device, state: GsmeState, configuration: int, cut_off_value: int,
+                     at: datetime) -> None:  # fmt: skip
+    """A payment mode in force from ``at``, with a change-of-mode snapshot; entering or leaving
+    prepayment mode bounds the period whose top-up history the meter has (``gsme_logs``)."""
     prepayment = state.prepayment
     was = bool(prepayment["payment_control_configuration"] & gas_model.PREPAYMENT_MODE)
     now_prepayment = bool(configuration & gas_model.PREPAYMENT_MODE)
@@ -317,13 +347,16 @@ def _set_payment_mode(state: GsmeState, configuration: int, cut_off_value: int, 
         prepayment["prepayment_until"] = at.isoformat()
     prepayment["payment_control_configuration"] = configuration
     prepayment["cut_off_value"] = cut_off_value
+    logs.record_snapshot(tx, device, at, logs.CHANGE_OF_MODE)
 
 
-def apply_due_payment_mode(state: GsmeState, now: datetime) -> None:
-    pending = state.prepayment.get("pending_payment_mode")
-    if pending and _utc(pending["at"], now) <= now:
-        _set_payment_mode(state, pending["configuration"], pending["cut_off_value"], _utc(pending["at"], now))
-        state.prepayment["pending_payment_mode"] = None
+def apply_due_payment_mode(context: _Context) -> None:
+    """A payment mode a store from before ``gsme_activation`` keeps pending: applied once due."""
+    pending = context.state.prepayment.get("pending_payment_mode")
+    if pending and _utc(pending["at"], context.now) <= context.now:
+        set_payment_mode(context.tx, context.device, context.state, pending["configuration"], pending["cut_off_value"],
+                         _utc(pending["at"], context.now))  # fmt: skip
+        context.state.prepayment["pending_payment_mode"] = None
 
 
 # ZSE Debt Amount Type: 0/1 type-1 debt absolute/incremental, 2/3 type 2, 4/5 type 3.
@@ -430,11 +463,28 @@ def _set_supply_status(context: _Context, component: GbzComponent) -> list[Answe
     return _ok(component.command)
 
 
+# ZSE Change Supply Proposed Supply Status: 0 off, 1 off/armed, 2 on, 3 unchanged. GBCS lets the
+# WAN close or arm the valve (GCS39: RTDS arms it, 1), never open it: opening is the
+# consumer's, at the meter, once armed.
+SUPPLY_OFF, SUPPLY_ARMED, SUPPLY_ON, SUPPLY_UNCHANGED = 0, 1, 2, 3
+
+
 def _change_supply(context: _Context, component: GbzComponent) -> list[Answer]:
-    """The valve (GCS39): ZSE Supply Status Response with the status now in force."""
-    value = component.command.value
-    context.state.supply["status"] = int(value.proposed_supply_status)
-    return [(_response(METERING, component.command, "supply_status_response", provider_id=value.provider_id,
+    """The valve (GCS39): ZSE Supply Status Response with the status in force. The change takes
+    effect at its Implementation Date/Time (``gsme_activation``: now, kept until then, or
+    FFFFFFFF, cancelling a pending change); a request to open the valve is refused
+    (NOT_AUTHORIZED) and anything but 0-3 is an INVALID_FIELD, and neither changes anything."""
+    zcl = component.command
+    value = zcl.value
+    proposed = int(value.proposed_supply_status)
+    if proposed == SUPPLY_ON:
+        return [(_default_response(zcl, zcl.command_id, Status.NOT_AUTHORIZED), Status.NOT_AUTHORIZED)]
+    if proposed > SUPPLY_UNCHANGED:
+        return _invalid_field(zcl)
+    activation.cancel(context.tx, context.device, component.cluster_id, zcl.name)  # a newer change replaces a pending one
+    if proposed != SUPPLY_UNCHANGED:
+        _take_effect(context, context.index, component, activation.execution_time(zcl), alert=False)
+    return [(_response(METERING, zcl, "supply_status_response", provider_id=value.provider_id,
                        issuer_event_id=value.issuer_event_id, implementation_date_time=value.implementation_date_time,
                        supply_status=context.state.supply["status"]), Status.SUCCESS)]  # fmt: skip
 

@@ -346,3 +346,19 @@ def test_a_meter_cover_opened_alerts_the_supplier_through_the_hub(pki: PkiStore,
     assert decode_apdu(frame.content).value.value[0].value == 0x8F3F  # unauthorised physical access
     with pytest.raises(ConfigError):
         premises.tamper(EUI64(bytes(8)))
+
+
+def test_an_alert_the_gas_meter_raised_out_of_reach_goes_up_when_it_next_wakes(premises: Premises) -> None:
+    from emulator.firmware.alerts import raise_generic_alert
+
+    gsme = premises.devices[GSME]
+    premises.medium.conditions(GSME).out_of_range = True
+    with premises.store.transaction() as tx:
+        raise_generic_alert(gsme, tx, 0x8F3F)
+    gsme.alert_sink(b"")  # the meter tries at once: the hub is out of reach
+    premises.clock.advance(CONFIG.gsme_wake_interval)
+    assert [frame for _, frame in premises.wan_outbox() if gbcs.decode(frame).originator == GSME] == []
+    premises.medium.conditions(GSME).out_of_range = False
+    premises.clock.advance(CONFIG.gsme_wake_interval)
+    [alert] = [gbcs.decode(frame) for _, frame in premises.wan_outbox() if gbcs.decode(frame).originator == GSME]
+    assert alert.other_information.message_code == 0x1000
