@@ -62,7 +62,7 @@ from .esme_metering import (
     tariff_snapshot,
     voltage_row,
 )
-from .esme_prepayment import ChargeObject, CreditObject
+from .esme_prepayment import PREPAYMENT_OBJECTS
 from .esme_supply import LoadSwitchScripts
 
 __all__ = ["ESME_OBJECTS", "arm_activations", "configure_metering", "execute", "run_due_activations", "mains_lost", "mains_restored", "publish_message", "publish_price",
@@ -161,8 +161,7 @@ _MEASURING: list[CosemObject] = [
     LogObject(7, Obis("0.0.99.98.0.255")),
     LogObject(7, Obis("0.0.99.98.1.255"), security=True),
     *(DataProtectionObject(30, Obis(f"0.0.43.2.{n}.255")) for n in range(2, 11)),
-    *(CreditObject(112, Obis(f"0.0.19.10.{n}.255"), defaults=FACTORY_DEFAULTS[(112, f"0.0.19.10.{n}.255")]) for n in range(3)),
-    *(ChargeObject(113, Obis(f"0.0.19.20.{n}.255"), defaults=FACTORY_DEFAULTS[(113, f"0.0.19.20.{n}.255")]) for n in range(6)),
+    *PREPAYMENT_OBJECTS,
 ]
 _OWN = {(8, "0.0.1.0.0.255"), (1, "0.0.96.1.1.255"), (1, "0.0.96.1.2.255"), (1, "0.0.96.1.4.255"),
         (1, "0.0.96.1.6.255"), (1, "0.0.0.2.1.255"),

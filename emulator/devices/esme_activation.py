@@ -30,6 +30,7 @@ from ..firmware.cosem import AccessFailure, CosemObject
 from ..firmware.device import Device
 from ..store import Transaction
 from .esme_metering import record_billing_on_change
+from .esme_prepayment import arm_disablement, settle
 
 __all__ = ["FUTURE_DATED_OUTCOME", "arm_activations", "run_due_activations", "schedule_activations"]
 
@@ -85,7 +86,10 @@ def schedule_activations(device: Device, tx: Transaction, command: Command, resp
 
 
 def arm_activations(device: Device) -> int:
-    """Arm a timer for every pending activation (after a restart)."""
+    """Arm a timer for every pending activation, and prepayment's disablement (after a
+    restart)."""
+    with device.store.transaction() as tx:
+        arm_disablement(device, tx)
     pending = device.store.read().register(device.eui, _PENDING, [])
     for entry in pending:
         device.clock.call_at(datetime.fromisoformat(entry["due"]) - device.clock_offset, lambda: run_due_activations(device))
@@ -120,6 +124,9 @@ def _activate(device: Device, tx: Transaction, target: list) -> None:
 
     objects = {(item.class_id, str(item.instance)): item for item in ESME_OBJECTS}
     class_id, obis, attribute = target
+    changes_mode = class_id == 111 or obis == "0.1.19.0.0.255"
+    if changes_mode:
+        settle(device, tx)  # the balance is paid up to now in the mode now in force
     copies = [(class_id, obis, obis, pairs) for pairs in [_OWN_COPIES[(class_id, attribute)]] if pairs]
     copies += [(linked_class, passive, active, tuple((a, a) for a in attributes))
                for linked_class, passive, active, attributes in _LINKED.get(obis, ())]  # fmt: skip
@@ -130,6 +137,8 @@ def _activate(device: Device, tx: Transaction, target: list) -> None:
         for passive_attribute, active_attribute in pairs:
             _copy(device, tx, source, passive_attribute, destination, active_attribute)
     tx.log_event(device.eui, device.now, "activated", f"{class_id}/{obis}/{attribute}")
+    if changes_mode:
+        arm_disablement(device, tx)
     if class_id in _CHANGES_BILLED:
         record_billing_on_change(tx, device)
 

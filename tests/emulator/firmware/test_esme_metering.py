@@ -323,3 +323,39 @@ def test_without_supply_nothing_is_consumed(esme: Device, head_end: HeadEnd) -> 
     assert by_hour[:12] == [0] * 12 and by_hour[14:18] == [0] * 4  # the switch open six hours; the outage two
     assert all(wh > 0 for wh in by_hour[12:14] + by_hour[18:])
     assert register() - opened == sum(by_hour)
+
+
+def test_in_prepayment_the_balance_pays_for_energy_and_standing_charge_until_the_supply_stops(
+        esme: Device, head_end: HeadEnd) -> None:  # fmt: skip
+    """£0.25 a kWh and £0.05 a day; a £5 top-up. After a day the balance is £5 less that day's
+    units and standing charge; when it runs out the switch opens at that moment (8F0F), the
+    register stands still, and only the standing charge goes on."""
+    def charge(scalers: tuple[int, int], commodity: Data, price: int, index: bytes) -> Data:
+        return Data.structure(Data.structure(*(Data.integer(DataType.INT8, scale) for scale in scalers)), commodity,
+                              Data.array(Data.structure(Data.octet_string(index), Data.integer(DataType.INT16, price))))  # fmt: skip
+
+    energy = charge((3, -5), Data.structure(Data.integer(DataType.UINT16, 3), Data.octet_string(bytes(Obis("1.0.1.8.0.255"))),
+                                            Data.integer(DataType.INT8, 2)), 25_000, b"\x01")  # fmt: skip
+    standing = charge((0, -5), Data.structure(Data.integer(DataType.UINT16, 0), Data.octet_string(bytes(6)),
+                                              Data.integer(DataType.INT8, 0)), 5_000, b"")  # fmt: skip
+    prices = (RequestSpecification(RequestKind.SET, 113, Obis("0.0.19.20.0.255"), 5),
+              RequestSpecification(RequestKind.SET, 113, Obis("0.0.19.20.4.255"), 5))  # fmt: skip
+    assert ask(esme, head_end, *prices, data=(energy, standing), message_code=0x0019)[0] == [0, 0]  # ECS01a
+    assert change_mode(esme, head_end, bytes(9) + b"\x80\x00\xff") == [0, 0]  # prepayment, now
+    token_credit = Obis("0.0.19.10.0.255")
+    top_up = RequestSpecification(RequestKind.ACTION, 112, token_credit, 1)
+    assert ask(esme, head_end, top_up, data=(Data.integer(DataType.INT32, 500_000),), message_code=ADJUST_BALANCE)[0] == [0]
+    start = ask(esme, head_end, get(*IMPORT_REGISTER))[1][0].value
+    esme.clock.advance(timedelta(days=1))
+    (_, [used, balance], _) = ask(esme, head_end, get(*IMPORT_REGISTER), get(112, token_credit))
+    assert balance.value == 500_000 - (used.value - start) * 25_000 // 1000 - 5_000
+    before = len(esme.store.read().outbox(esme.eui))
+    esme.clock.advance(timedelta(days=30))
+    alerts = [frame for _, _, kind, frame in esme.store.read().outbox(esme.eui)[before:] if kind == "alert"]
+    assert generic_alert_codes(alerts) == [0x8F0F]
+    (_, [off_at, balance, output], _) = ask(esme, head_end, get(*IMPORT_REGISTER), get(112, token_credit),
+                                            get(70, Obis("0.0.96.3.10.255")))  # fmt: skip
+    # stopped within a half-hour's units of empty; the standing charge goes on while off (at most 30 days of it)
+    assert output.value is False and -(30 * 5_000 + 30_000) < balance.value < 0
+    esme.clock.advance(timedelta(days=1))
+    assert ask(esme, head_end, get(*IMPORT_REGISTER))[1][0].value == off_at.value
