@@ -35,7 +35,7 @@ from gbcs.types import EUI64, DeviceType
 from .clock import Clock
 from .devices import chf as chf_firmware
 from .devices import esme as esme_firmware
-from .devices import gas
+from .devices import esme_supply, gas
 from .devices.gas import GasProxyMirror
 from .devices.ihd import Display, display_state
 from .errors import ConfigError, LinkDown, StoreError
@@ -337,6 +337,14 @@ class Premises:
             self._flush_meter(eui)
 
     # -- the consumer side -------------------------------------------------------------------------
+
+    def press_meter_button(self, eui: EUI64) -> bool:
+        """The consumer presses the electricity meter's button: an armed supply comes back.
+        Returns whether it did."""
+        if self.config.devices.get(eui) is not DeviceType.ESME:
+            raise ConfigError(f"{eui} is not an electricity meter of this premises")
+        with self.store.transaction() as tx:
+            return esme_supply.consumer_closes(self.devices[eui], tx)
 
     def meter_message(self, text: str, *, message_id: int = 1) -> None:
         """The electricity meter shows the consumer a message on every display."""

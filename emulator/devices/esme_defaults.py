@@ -108,6 +108,9 @@ FACTORY_DEFAULTS: dict[tuple[int, str], dict[int, Data]] = {
     # account (class 111): credit mode, active; low credit £5, max provision, its period a week
     (111, "0.0.19.0.0.255"): {2: Data.structure(_int(DataType.ENUM, 1), _int(DataType.ENUM, 2)), 11: Data.array(),
                               16: _int(_I32, 500_000), 18: _int(_U16, 10_000), 19: _int(_I32, 604_800)},  # fmt: skip
+    # the passive account (a payment mode to come) and when it becomes active: none pending
+    (111, "0.1.19.0.0.255"): {2: Data.structure(_int(DataType.ENUM, 1), _int(DataType.ENUM, 2)), 11: Data.array(),
+                              13: _octets("FFFFFFFFFFFFFFFFFF8000FF")},  # fmt: skip
     # credits (class 112): token credit, emergency credit (£5 when invoked, offered below £1), accumulated
     (112, "0.0.19.10.0.255"): {2: _int(_I32, 0)},
     (112, "0.0.19.10.1.255"): {2: _int(_I32, 0), 9: _int(_I32, 500_000), 10: _int(_I32, 100_000)},

@@ -63,8 +63,9 @@ def configure_metering(tx: Transaction, device: Device, *, elements: str = "sing
 @dataclass(frozen=True)
 class Metering:
     """A meter's configuration and its load models, with the readings they give. ``off``:
-    the half-hours [first, end) without supply (a mains outage, the load switch open; end
-    None while it lasts), when nothing is consumed or generated."""
+    the periods [start, end) without supply, in seconds since 1970 UTC (a mains outage, the
+    load switch open; end None while it lasts), when nothing is consumed or generated — to the
+    second: a half-hour interrupted for ten minutes counts its other twenty."""
 
     elements: str
     primary: LoadModel
@@ -76,27 +77,32 @@ class Metering:
     def twin(self) -> bool:
         return self.secondary is not None
 
-    def supplied(self, slot: int) -> bool:
-        return not any(first <= slot and (end is None or slot < end) for first, end in self.off)
+    def supplied(self, moment: datetime) -> bool:
+        second = _seconds(moment)
+        return not any(start <= second and (end is None or second < end) for start, end in self.off)
 
-    def _sum(self, between: Callable[[int, int], int], first: int, end: int) -> int:
-        """``between`` over [first, end), less the half-hours without supply."""
-        total = between(first, end)
-        for off_first, off_end in self.off:
-            low, high = max(first, off_first), min(end, end if off_end is None else off_end)
-            if low < high:
-                total -= between(low, high)
+    @staticmethod
+    def _energy(between: Callable[[int, int], int], per_slot: Callable[[int], int], start: int, end: int) -> int:
+        """The energy of [start, end) in seconds: whole half-hours summed, a part of one in
+        proportion (a register counts continuously)."""
+        if end <= start:
+            return 0
+        first, last = start // SLOT_SECONDS, end // SLOT_SECONDS
+        if first == last:
+            return per_slot(first) * (end - start) // SLOT_SECONDS
+        head = per_slot(first) * ((first + 1) * SLOT_SECONDS - start) // SLOT_SECONDS
+        tail = per_slot(last) * (end - last * SLOT_SECONDS) // SLOT_SECONDS if end > last * SLOT_SECONDS else 0
+        return head + between(first + 1, last) + tail
+
+    def _supplied_energy(self, between: Callable[[int, int], int], per_slot: Callable[[int], int], start: int, end: int) -> int:
+        total = self._energy(between, per_slot, start, end)
+        for off_start, off_end in self.off:
+            total -= self._energy(between, per_slot, max(start, off_start), min(end, end if off_end is None else off_end))
         return total
 
     def _upto(self, at: datetime, between: Callable[[int, int], int], per_slot: Callable[[int], int]) -> int:
-        """A register at ``at``: the whole half-hours since metering began, and the part of the
-        current one elapsed (a register counts continuously)."""
-        slot = slot_of(at)
-        if slot < self.since:
-            return 0
-        elapsed = int((at - _slot_time(slot)).total_seconds())
-        current = per_slot(slot) * elapsed // SLOT_SECONDS if self.supplied(slot) else 0
-        return self._sum(between, self.since, slot) + current
+        """A register at ``at``: everything supplied since metering began."""
+        return self._supplied_energy(between, per_slot, self.since * SLOT_SECONDS, _seconds(at))
 
     def active_import(self, at: datetime, *, secondary: bool = False) -> int:
         model = self.secondary if secondary else self.primary
@@ -113,26 +119,35 @@ class Metering:
     def reactive_export(self, at: datetime) -> int:
         return self._upto(at, self.primary.reactive_export_between, self.primary.reactive_export_varh)
 
+    _BETWEEN = {"import_wh": "import_between", "export_wh": "export_between",
+                "reactive_import_varh": "reactive_import_between", "reactive_export_varh": "reactive_export_between"}  # fmt: skip
+
     def half_hour(self, end: datetime, quantity: str, *, secondary: bool = False) -> int:
         """The energy of the half-hour ending at ``end``."""
-        slot = slot_of(end) - 1
         model = self.secondary if secondary else self.primary
-        if slot < self.since or model is None or not self.supplied(slot):
+        last = _seconds(end)
+        if last // SLOT_SECONDS - 1 < self.since or model is None:
             return 0
-        return getattr(model, quantity)(slot)
+        between = getattr(model, self._BETWEEN[quantity])
+        return self._supplied_energy(between, getattr(model, quantity), last - SLOT_SECONDS, last)
 
     def day(self, end: datetime) -> int:
         """The active import of the day ending at ``end`` (midnight)."""
-        last = slot_of(end)
-        return self._sum(self.primary.import_between, max(self.since, last - SLOTS_PER_DAY), last) if last > self.since else 0
+        last = _seconds(end)
+        start = max(self.since * SLOT_SECONDS, last - SLOTS_PER_DAY * SLOT_SECONDS)
+        return self._supplied_energy(self.primary.import_between, self.primary.import_wh, start, last)
 
     def average_voltage(self, end: datetime, phase: int) -> int:
         """The average RMS voltage (V) of the period ending at ``end``: 230 V ± 6, none
         without supply."""
-        slot = slot_of(end)
-        if not self.supplied(slot - 1):
+        if not self.supplied(end - timedelta(seconds=1)):
             return 0
+        slot = slot_of(end)
         return 224 + (self.primary.day_factor(slot // SLOTS_PER_DAY + 7 * phase) + slot % 5) % 13
+
+
+def _seconds(moment: datetime) -> int:
+    return int((moment - datetime(1970, 1, 1, tzinfo=timezone.utc)).total_seconds())
 
 
 def metering(tx: Transaction, device: Device) -> Metering:
@@ -148,22 +163,24 @@ def metering(tx: Transaction, device: Device) -> Metering:
                     slot_of(datetime.fromisoformat(config["since"])), off)  # fmt: skip
 
 
-_OFF = "esme.supply_off"  # every interruption, [first, end) half-hours: a register needs them all
+_OFF = "esme.supply_off_seconds"  # every interruption, [start, end) in seconds: a register needs them all
 
 
 def supply_interrupted(tx: Transaction, device: Device) -> None:
-    """The supply stops (mains lost, or the load switch opened): from this half-hour on,
-    nothing is consumed until ``supply_resumed``."""
+    """The supply stops (mains lost, or the load switch opened): from now on nothing is
+    consumed until ``supply_resumed``. Periods never overlap (a clock set back starts the new
+    one where the last ended), so nothing is left out twice."""
     periods = tx.register(device.eui, _OFF, [])
     if periods and periods[-1][1] is None:
         return
-    tx.set_register(device.eui, _OFF, [*periods, [slot_of(device.now), None]])
+    start = max(_seconds(device.now), periods[-1][1] if periods else 0)
+    tx.set_register(device.eui, _OFF, [*periods, [start, None]])
 
 
 def supply_resumed(tx: Transaction, device: Device) -> None:
     periods = tx.register(device.eui, _OFF, [])
     if periods and periods[-1][1] is None:
-        periods[-1][1] = slot_of(device.now)
+        periods[-1][1] = max(_seconds(device.now), periods[-1][0])
         tx.set_register(device.eui, _OFF, periods)
 
 
@@ -423,8 +440,10 @@ BILLING_ON_CHANGE = "esme.billing_on_change"
 def record_billing_on_change(tx: Transaction, device: Device) -> None:
     """A change of payment mode or tariff: the billing data log captures the registers and
     balances of this moment (its latest 12 captures are kept)."""
-    captures = tx.register(device.eui, BILLING_ON_CHANGE, [])
-    tx.set_register(device.eui, BILLING_ON_CHANGE, [*captures, seconds_since_2000(device.now)][-12:])
+    captures, now = tx.register(device.eui, BILLING_ON_CHANGE, []), seconds_since_2000(device.now)
+    if captures and captures[-1] == now:
+        return  # one change (a command activating several values) is one capture
+    tx.set_register(device.eui, BILLING_ON_CHANGE, [*captures, now][-12:])
 
 
 @dataclass

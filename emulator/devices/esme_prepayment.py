@@ -153,10 +153,10 @@ def _supply_follows_credit(device: Device, tx: Transaction, before: int, after: 
         return None
     threshold = _value(device, tx, 9000, "0.0.94.44.128.22")
     if after < threshold <= before and load_switch.state(device, tx) != load_switch.DISCONNECTED:
-        load_switch.open_switch(device, tx, "credit below the disablement threshold")
+        load_switch.open_switch(device, tx, "credit below the disablement threshold", by="credit")
         tx.log_event(device.eui, device.now, "supply-disabled", "credit below the disablement threshold", code=CREDIT_BELOW_DISABLEMENT)
         return raise_generic_alert(device, tx, CREDIT_BELOW_DISABLEMENT)
-    elif before < threshold <= after and load_switch.state(device, tx) == load_switch.DISCONNECTED:
+    elif before < threshold <= after and load_switch.opened_for_credit(device, tx):
         load_switch.arm(device, tx, "credit above the disablement threshold")
         tx.log_event(device.eui, device.now, "supply-armed", "credit above the disablement threshold", code=SUPPLY_ARMED)
         return raise_generic_alert(device, tx, SUPPLY_ARMED)

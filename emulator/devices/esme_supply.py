@@ -5,7 +5,10 @@ The disconnect control object (class 70, 0.0.96.3.10.255) holds the switch's out
 connected, 2 ready for reconnection, i.e. armed: the consumer closes it at the meter). The
 supplier works it through the disconnect scripts (class 9, 0.0.10.0.106.255, ``execute``):
 script 51 closes it (ECS42), 52 opens it (ECS43), 54 arms it (ECS44), as RTDS's commands
-select them. Prepayment opens and arms it too (``esme_prepayment.py``).
+select them. Prepayment opens and arms it too (``esme_prepayment.py``), and the switch
+remembers who opened it: credit coming back arms only a switch that lack of credit opened,
+never one the supplier opened. An armed switch closes when the consumer presses the meter's
+button (``consumer_closes``; ``Premises.press_meter_button``).
 
 While the switch is open — or the mains is lost — nothing is consumed: the load model's
 half-hours without supply are left out of every register and profile (``esme_metering.py``).
@@ -17,13 +20,14 @@ from dataclasses import dataclass
 
 from gbcs.dlms import Data, DataType, Obis
 
-from ..firmware.cosem import OTHER_REASON, AccessFailure, StoredObject, expect
+from ..firmware.cosem import OBJECT_UNDEFINED, OTHER_REASON, AccessFailure, StoredObject, expect
 from ..firmware.device import Device
 from ..store import Transaction
 from .esme_defaults import FACTORY_DEFAULTS
 from .esme_metering import supply_interrupted, supply_resumed
 
-__all__ = ["ARM", "CLOSE", "MAINS_LOST", "OPEN", "LoadSwitchScripts", "arm", "close", "is_closed", "open_switch"]
+__all__ = ["ARM", "CLOSE", "MAINS_LOST", "OPEN", "LoadSwitchScripts", "arm", "close", "consumer_closes", "is_closed",
+           "open_switch", "opened_for_credit"]
 
 CLOSE, OPEN, ARM = 51, 52, 54  # the disconnect scripts' selectors
 DISCONNECTED, CONNECTED, READY_FOR_RECONNECTION = 0, 1, 2
@@ -39,11 +43,28 @@ def state(device: Device, tx: Transaction) -> int:
     return _SWITCH.get(device, tx, 3, None).value
 
 
-def open_switch(device: Device, tx: Transaction, why: str) -> None:
+_OPENED_BY = "esme.load_switch.opened_by"  # "credit" or "supplier"
+
+
+def open_switch(device: Device, tx: Transaction, why: str, *, by: str = "supplier") -> None:
     _SWITCH.set(device, tx, 2, Data.boolean(False))
     _SWITCH.set(device, tx, 3, Data.integer(DataType.ENUM, DISCONNECTED))
+    tx.set_register(device.eui, _OPENED_BY, by)
     supply_interrupted(tx, device)
     tx.log_event(device.eui, device.now, "load-switch-opened", why)
+
+
+def opened_for_credit(device: Device, tx: Transaction) -> bool:
+    return state(device, tx) == DISCONNECTED and tx.register(device.eui, _OPENED_BY) == "credit"
+
+
+def consumer_closes(device: Device, tx: Transaction) -> bool:
+    """The consumer presses the button of an armed meter: the supply comes back. False when
+    the switch was not armed (a disconnected meter stays off)."""
+    if state(device, tx) != READY_FOR_RECONNECTION:
+        return False
+    close(device, tx, "closed by the consumer")
+    return True
 
 
 def close(device: Device, tx: Transaction, why: str) -> None:
@@ -68,7 +89,7 @@ class LoadSwitchScripts(StoredObject):
 
     def action(self, device: Device, tx: Transaction, method: int, parameter: Data) -> Data:
         if method != 1:
-            return super().action(device, tx, method, parameter)
+            raise AccessFailure(OBJECT_UNDEFINED, f"method {method}")
         selector = expect(parameter, DataType.UINT16).value
         if selector == CLOSE:
             close(device, tx, "remotely closed")

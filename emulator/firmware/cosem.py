@@ -16,6 +16,10 @@ Rules, as RTDS shows them:
 * A read use case (its catalogue title begins "read") only reads: a set, or an action other
   than the two GBCS reads by action (a protected read; a device log read, class 104 method
   4), answers read-write-denied — a MAC-only read cannot move credit or change a tariff.
+* Money, supply and activation take a critical (signed) use case: an action on a credit,
+  charge or disconnect control (classes 112, 113, 70) or the disconnect scripts, a set of an
+  account, credit or charge (111, 112, 113), or of an activation date-time, from any other
+  use case answers read-write-denied (RTDS: every command that does these is critical).
 * A protected read (the data-protection object, class 30, ``get_protected_attributes``) reads
   the objects its parameter lists and answers their values encrypted for the command's
   originator (``DataProtectionObject``).
@@ -75,6 +79,7 @@ __all__ = [
     "execute_access_request",
     "inject_fault",
     "range_selection",
+    "same_shape",
 ]
 
 SUCCESS, HARDWARE_FAULT, READ_WRITE_DENIED, OBJECT_UNDEFINED = 0, 1, 3, 4
@@ -123,14 +128,14 @@ def execute_access_request(device: Device, tx: Transaction, command: Command, ob
         raise BadContent(f"payload is a {type(request).__name__}, not an Access-Request")
     by_address = {(item.class_id, bytes(item.instance)): item for item in objects}
     faults = {tuple(fault) for fault in tx.register(device.eui, _FAULTS, [])}
-    reads_only = command.use_case.title.startswith("read")
+    reads_only, critical = command.use_case.title.startswith("read"), bool(command.use_case.critical)
     results, data = [], []
     failed = False
     for specification, value in zip(request.specifications, request.data, strict=False):
         kind = RequestKind.GET if specification.kind is RequestKind.GET_WITH_SELECTION else specification.kind
         if failed:
             result, answer = OTHER_REASON, Data.null()
-        elif reads_only and not _reads(specification, kind):
+        elif (reads_only and not _reads(specification, kind)) or (not critical and _needs_critical(specification, kind)):
             result, answer = READ_WRITE_DENIED, Data.null()
         elif _fault_key(specification, kind) in faults:
             result, answer = HARDWARE_FAULT, Data.null()
@@ -152,6 +157,17 @@ _READS_BY_ACTION = {(30, 1), (104, 4)}  # get_protected_attributes; a device log
 
 def _reads(specification: RequestSpecification, kind: RequestKind) -> bool:
     return kind is RequestKind.GET or (kind is RequestKind.ACTION and (specification.class_id, specification.member) in _READS_BY_ACTION)
+
+
+_DISCONNECT_SCRIPTS = Obis("0.0.10.0.106.255")
+_ACTIVATION_TIMES = {(9000, 6), (20, 10), (113, 7), (111, 13)}
+
+
+def _needs_critical(specification: RequestSpecification, kind: RequestKind) -> bool:
+    key = (specification.class_id, specification.member)
+    if kind is RequestKind.ACTION:
+        return specification.class_id in (112, 113, 70) or (specification.class_id == 9 and specification.instance == _DISCONNECT_SCRIPTS)
+    return kind is RequestKind.SET and (specification.class_id in (111, 112, 113) or key in _ACTIVATION_TIMES)
 
 
 def _serve(device: Device, tx: Transaction, item: CosemObject | None, specification: RequestSpecification,
@@ -224,14 +240,26 @@ class StoredObject(CosemObject):
         if attribute == 1:
             raise AccessFailure(READ_WRITE_DENIED, "the logical name is read-only")
         default = self.defaults.get(attribute)
-        if default is not None and value.type is not default.type:
-            raise AccessFailure(TYPE_UNMATCHED, f"{self.instance} attribute {attribute} is a {default.type.name}")
+        if default is not None and not same_shape(value, default):
+            raise AccessFailure(TYPE_UNMATCHED, f"{self.instance} attribute {attribute} does not have its type")
         tx.set_register(device.eui, self._key("attribute", attribute), encode_data(value).hex())
 
     def action(self, device: Device, tx: Transaction, method: int, parameter: Data) -> Data:
         tx.set_register(device.eui, self._key("method", method), {"at": device.now.isoformat(),
                                                                    "parameter": encode_data(parameter).hex()})  # fmt: skip
         return Data.null()
+
+
+def same_shape(value: Data, model: Data) -> bool:
+    """Whether ``value`` has the type tree of ``model``: the same types, structures of the
+    same members, arrays whose elements are like the model's (any, when the model's is empty)."""
+    if value.type is not model.type:
+        return False
+    if value.type is DataType.STRUCTURE:
+        return len(value.value) == len(model.value) and all(map(same_shape, value.value, model.value))
+    if value.type is DataType.ARRAY and model.value:
+        return all(same_shape(element, model.value[0]) for element in value.value)
+    return True
 
 
 # -- logs and protected reads -----------------------------------------------------------------

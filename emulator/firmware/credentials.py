@@ -61,6 +61,7 @@ import gbcs
 from gbcs import pki
 from gbcs.der import DerNode, decode_der, encode_der_value
 from gbcs.errors import CertificateError, DecodeError, EncodeError
+from gbcs.frame import Frame
 from gbcs.types import Cra, Role
 
 from ..errors import BadContent, Unsupported
@@ -168,8 +169,10 @@ def update_security_credentials(device: Device, tx: Transaction, command: Comman
     if when is not None:
         if when.value == CANCELLATION:
             for command_id, _, data in tx.scheduled(device.eui):
-                if gbcs.decode(data).other_information.message_code == command.frame.other_information.message_code:
+                pending = gbcs.decode(data)
+                if pending.other_information.message_code == command.frame.other_information.message_code:
                     tx.unschedule(command_id)
+                    tx.set_register(device.eui, _received_key(pending), None)
             return _encode(command, {"commandAccepted": None})
         due = datetime.strptime(when.value, "%Y%m%d%H%M%SZ").replace(tzinfo=timezone.utc)
         if due > device.now:
@@ -196,7 +199,11 @@ def _run_deferred_update(device: Device, tx: Transaction, command: Command) -> t
 def _received(command: Command) -> str:
     """The register holding when a future-dated replacement arrived (its certificates are
     judged at that moment)."""
-    return f"credentials.received.{command.frame.originator}.{command.frame.originator_counter}"
+    return _received_key(command.frame)
+
+
+def _received_key(frame: Frame) -> str:
+    return f"credentials.received.{frame.originator}.{frame.originator_counter}"
 
 
 def _target(replacement: DerNode) -> tuple[int, list[str], int]:
@@ -347,15 +354,17 @@ def _check_replacement(device: Device, role: Role, slot: str, der: bytes, path: 
         pki.check_valid_at(certificate, judged_at)
     except CertificateError:
         return BAD_CERTIFICATE, None, None
-    if not _anchored(device, certificate, path, command):
+    if not _anchored(device, certificate, path, command, judged_at):
         return NO_TRUST_ANCHOR, None, None
     return SUCCESS, certificate, info
 
 
-def _anchored(device: Device, certificate: x509.Certificate, path: list[x509.Certificate], command: Command) -> bool:
+def _anchored(device: Device, certificate: x509.Certificate, path: list[x509.Certificate], command: Command,
+              judged_at: datetime) -> bool:  # fmt: skip
     """Issued by an Issuing OCA of the command's path, which the Root OCA of the device's Root
-    cell issued. A device without a Root OCA certificate in its Root cell anchors no path,
-    unless it replays RTDS (which holds none), and says so."""
+    cell issued (judged, like the certificate, when the command arrived). A device without a
+    Root OCA certificate in its Root cell anchors no path, unless it replays RTDS (which
+    holds none), and says so."""
     root = device.cells.get(Role.ROOT)
     root_certificate = None if root is None else root.ds
     if root_certificate is not None and _kind(root_certificate) is not pki.CertificateKind.ROOT_OCA:
@@ -375,7 +384,7 @@ def _anchored(device: Device, certificate: x509.Certificate, path: list[x509.Cer
                 return True
             return False
         try:
-            pki.check_path(issuer, [root_certificate], device.now)
+            pki.check_path(issuer, [root_certificate], judged_at)
             return True
         except CertificateError:
             return False

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from emulator.replay import HOLLOW, replay_folders
+from emulator.replay_der import PRIMED
 from gbcs.keystore import InMemoryKeyStore
 from tests.conftest import RTDS
 
@@ -33,9 +34,12 @@ def results(keystore: InMemoryKeyStore) -> list:
               f"structure {counts['structure']}, mismatch {counts['mismatch']}, unsupported {counts['unsupported']}")  # fmt: skip
     meters = [result for result in results if result.target in METERS]
     hollow = [result for result in meters if HOLLOW in result.detail]
-    primed = [result for result in meters if "as recorded" in result.detail or "primed from the recording" in result.detail]
-    print(f"Of the meters' {len(meters)}: {len(hollow)} answered with an empty log or table where the recording has "
-          f"entries; {len(primed)} replayed on device state taken from the recording (faults, cells, images)")
+    primed = [result for result in meters if "fault injected as recorded" in result.detail or PRIMED in result.detail]
+    answered = [result for result in meters if result.verdict in ("exact", "structure")]
+    print(f"Of the meters' {len(meters)}: {len(answered)} answered as recorded, {len(answered) - len(hollow)} of them "
+          f"with every log and table holding entries where the recording's does ({len(hollow)} hold none: outside what "
+          f"the replayed device holds at its time); {len(primed)} replayed on device state taken from the recording of "
+          f"the command itself (injected faults, cells, images)")
     print("Meter commands not answered as recorded:")
     for result in results:
         if result.target in METERS and result.verdict not in ("exact", "structure"):

@@ -359,3 +359,71 @@ def test_in_prepayment_the_balance_pays_for_energy_and_standing_charge_until_the
     assert output.value is False and -(30 * 5_000 + 30_000) < balance.value < 0
     esme.clock.advance(timedelta(days=1))
     assert ask(esme, head_end, get(*IMPORT_REGISTER))[1][0].value == off_at.value
+
+
+def test_an_interruption_inside_a_half_hour_counts_to_the_second_and_the_register_never_falls(
+        esme: Device, head_end: HeadEnd) -> None:  # fmt: skip
+    scripts = Obis("0.0.10.0.106.255")
+    run = lambda selector, code: ask(esme, head_end, RequestSpecification(RequestKind.ACTION, 9, scripts, 1),  # noqa: E731
+                                     data=(Data.integer(DataType.UINT16, selector),), message_code=code)[0]  # fmt: skip
+    register = lambda: ask(esme, head_end, get(*IMPORT_REGISTER))[1][0].value  # noqa: E731
+    start = register()  # 12:00
+    esme.clock.advance(timedelta(minutes=10))
+    at_ten = register()
+    assert run(52, 0x0050) == [0]  # opened at 12:10
+    assert register() == at_ten  # not a watt-hour lost
+    esme.clock.advance(timedelta(minutes=10))
+    assert register() == at_ten
+    assert run(51, 0x004F) == [0]  # closed at 12:20
+    esme.clock.advance(timedelta(minutes=10))
+    (_, [profile], _) = ask(esme, head_end, between(*HALF_HOUR_PROFILE, NOW + timedelta(minutes=30), NOW + timedelta(minutes=30)))
+    [(_, supplied)] = rows(profile)  # 12:00-12:30: a third of it without supply
+    assert supplied == register() - start
+    assert abs(supplied - 2 * (at_ten - start)) <= 1  # twenty minutes of a steady half-hour
+
+
+def test_money_and_supply_take_a_critical_command(esme: Device, head_end: HeadEnd) -> None:
+    """ECS16 (write supplier contact details, MAC only) may not top up, open the switch or
+    change the payment mode; ECS04a (signed) may top up."""
+    top_up = RequestSpecification(RequestKind.ACTION, 112, Obis("0.0.19.10.0.255"), 1)
+    open_switch = RequestSpecification(RequestKind.ACTION, 9, Obis("0.0.10.0.106.255"), 1)
+    mode = RequestSpecification(RequestKind.SET, 111, PASSIVE_ACCOUNT, 13)
+    contact_details = 0x0025
+    assert ask(esme, head_end, top_up, data=(Data.integer(DataType.INT32, 9_000_000),), message_code=contact_details)[0] == [3]
+    assert ask(esme, head_end, open_switch, data=(Data.integer(DataType.UINT16, 52),), message_code=contact_details)[0] == [3]
+    assert ask(esme, head_end, mode, data=(Data.octet_string(bytes(12)),), message_code=contact_details)[0] == [3]
+    assert ask(esme, head_end, top_up, data=(Data.integer(DataType.INT32, 100),), message_code=ADJUST_BALANCE)[0] == [0]
+
+
+def test_a_set_must_keep_the_whole_type(esme: Device, head_end: HeadEnd) -> None:
+    """The account mode is a structure of two enums: an empty structure is refused, and
+    prepayment goes on working."""
+    empty = ask(esme, head_end, RequestSpecification(RequestKind.SET, 111, PASSIVE_ACCOUNT, 2), data=(Data.structure(),),
+                message_code=0x001B)  # fmt: skip
+    assert empty[0] == [12]  # type-unmatched
+    assert change_mode(esme, head_end, bytes(9) + b"\x80\x00\xff") == [0, 0]
+    top_up = RequestSpecification(RequestKind.ACTION, 112, Obis("0.0.19.10.0.255"), 1)
+    assert ask(esme, head_end, top_up, data=(Data.integer(DataType.INT32, 100),), message_code=ADJUST_BALANCE)[0] == [0]
+
+
+def test_credit_arms_only_a_switch_that_lack_of_credit_opened_and_the_consumer_closes_it(
+        esme: Device, head_end: HeadEnd, pki: PkiStore, tmp_path: Path) -> None:  # fmt: skip
+    from emulator.devices.esme_supply import consumer_closes
+
+    load_switch, scripts = Obis("0.0.96.3.10.255"), Obis("0.0.10.0.106.255")
+    adjust = RequestSpecification(RequestKind.ACTION, 112, Obis("0.0.19.10.0.255"), 1)
+    assert change_mode(esme, head_end, bytes(9) + b"\x80\x00\xff") == [0, 0]
+    assert ask(esme, head_end, adjust, data=(Data.integer(DataType.INT32, -100),), message_code=ADJUST_BALANCE)[0] == [0]
+    assert ask(esme, head_end, get(70, load_switch, 3))[1][0].value == 0  # off: no credit
+    assert ask(esme, head_end, adjust, data=(Data.integer(DataType.INT32, 1_000),), message_code=ADJUST_BALANCE)[0] == [0]
+    assert ask(esme, head_end, get(70, load_switch, 3))[1][0].value == 2  # armed
+    with esme.store.transaction() as tx:
+        assert consumer_closes(esme, tx)
+    assert [value.value for value in ask(esme, head_end, get(70, load_switch), get(70, load_switch, 3))[1]] == [True, 1]
+    open_switch = RequestSpecification(RequestKind.ACTION, 9, scripts, 1)
+    assert ask(esme, head_end, open_switch, data=(Data.integer(DataType.UINT16, 52),), message_code=0x0050)[0] == [0]
+    assert ask(esme, head_end, adjust, data=(Data.integer(DataType.INT32, -2_000),), message_code=ADJUST_BALANCE)[0] == [0]
+    assert ask(esme, head_end, adjust, data=(Data.integer(DataType.INT32, 5_000),), message_code=ADJUST_BALANCE)[0] == [0]
+    assert ask(esme, head_end, get(70, load_switch, 3))[1][0].value == 0  # the supplier opened it: credit does not arm it
+    with esme.store.transaction() as tx:
+        assert not consumer_closes(esme, tx)
