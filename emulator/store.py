@@ -227,12 +227,15 @@ class Transaction:
         )  # fmt: skip
 
     def security_log(self, eui: EUI64, *, start: datetime | None = None, end: datetime | None = None,
-                     coded: bool = False) -> list[LogEntry]:  # fmt: skip
-        """The device's security log, oldest first; ``start``/``end`` (inclusive) and
-        ``coded`` (entries with a GBCS alert code only) filter it in the database."""
+                     coded: bool = False, newest: int | None = None) -> list[LogEntry]:  # fmt: skip
+        """The device's security log, oldest first; ``start``/``end`` (inclusive), ``coded``
+        (entries with a GBCS alert code only) and ``newest`` (the last N) filter it in the
+        database."""
         where, parameters = _log_filter(eui, start, end, "alert_code" if coded else None)
-        rows = self._db.execute("SELECT at, event, alert_code, detail, originator, message_code, counter "
-                                f"FROM security_log WHERE {where} ORDER BY id", parameters)  # fmt: skip
+        rows = self._db.execute("SELECT * FROM (SELECT id, at, event, alert_code, detail, originator, message_code, counter "
+                                f"FROM security_log WHERE {where} ORDER BY id DESC LIMIT ?) ORDER BY id",
+                                [*parameters, -1 if newest is None else newest])  # fmt: skip
+        rows = (row[1:] for row in rows)
         return [LogEntry(at, event, code, detail, originator, message_code, None if counter is None else int(counter, 16))
                 for at, event, code, detail, originator, message_code, counter in rows]  # fmt: skip
 
@@ -241,11 +244,12 @@ class Transaction:
                          (str(eui), at.isoformat(), event, code, detail))  # fmt: skip
 
     def event_log(self, eui: EUI64, *, start: datetime | None = None, end: datetime | None = None,
-                  coded: bool = False) -> list[LogEntry]:  # fmt: skip
+                  coded: bool = False, newest: int | None = None) -> list[LogEntry]:  # fmt: skip
         """The device's event log, oldest first, filtered as ``security_log``."""
         where, parameters = _log_filter(eui, start, end, "code" if coded else None)
-        rows = self._db.execute(f"SELECT at, event, code, detail FROM event_log WHERE {where} ORDER BY id", parameters)
-        return [LogEntry(at, event, code, detail) for at, event, code, detail in rows]
+        rows = self._db.execute(f"SELECT * FROM (SELECT id, at, event, code, detail FROM event_log WHERE {where} "
+                                "ORDER BY id DESC LIMIT ?) ORDER BY id", [*parameters, -1 if newest is None else newest])  # fmt: skip
+        return [LogEntry(at, event, code, detail) for _, at, event, code, detail in rows]
 
     # -- registers -------------------------------------------------------------------------------
 

@@ -265,6 +265,9 @@ def same_shape(value: Data, model: Data) -> bool:
 # -- logs and protected reads -----------------------------------------------------------------
 
 
+LOG_ROWS = 1000  # the most a log read answers: the newest entries of the range
+
+
 @dataclass
 class LogObject(CosemObject):
     """A profile generic (class 7) log read by date range (selector 1, from/to as seconds since
@@ -282,7 +285,7 @@ class LogObject(CosemObject):
         if start > end:
             return compact_array(self._columns, [])
         bounds = {"start": _EPOCH + timedelta(seconds=start), "end": _EPOCH + timedelta(seconds=end + 1) - timedelta(microseconds=1),
-                  "coded": True}  # fmt: skip
+                  "coded": True, "newest": LOG_ROWS}  # fmt: skip
         rows = []
         if self.security:
             for entry in tx.security_log(device.eui, **bounds):

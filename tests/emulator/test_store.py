@@ -106,3 +106,4 @@ def test_a_log_is_read_by_time_range_and_code_in_the_database() -> None:
     assert [entry.code for entry in read.event_log(DEVICE, **minute, coded=True)] == [1, 2]
     assert [entry.code for entry in read.security_log(DEVICE, start=moment + timedelta(seconds=60), coded=True)] == [3, 4]
     assert len(read.event_log(DEVICE)) == 5
+    assert [entry.code for entry in read.event_log(DEVICE, coded=True, newest=2)] == [3, 4]  # the newest, oldest first
