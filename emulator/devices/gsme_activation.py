@@ -36,10 +36,12 @@ from gbcs.types import EUI64, Cra, DeviceType
 from ..firmware.alerts import build_alert
 from ..firmware.device import Device
 from ..store import Transaction
+from . import gsme_logs as logs
 from .gsme_attributes import PRICE, GsmeState, set_attribute
 
 __all__ = ["CALENDAR", "CALENDAR_PARTS", "CANCELS", "FUTURE_DATED_OUTCOME", "NEVER", "NOW", "PENDING", "activate", "arm",
-           "cancel", "due_time", "execution_time", "keep", "run_due"]  # fmt: skip
+           "cancel", "due_time", "execution_time", "held", "keep", "price_matrix_entries",
+           "run_due"]  # fmt: skip
 
 FUTURE_DATED_OUTCOME, EXECUTED = 0x00CD, 0x8F66
 PENDING = "gsme.activations"
@@ -118,7 +120,7 @@ def run_due(device: Device) -> list[bytes]:
             assert isinstance(payload, GbzPayload)
             at = datetime.fromisoformat(entry["due"])
             activate(tx, device, state, entry["cluster"], payload.components[entry["index"]].command, at,
-                     bytes.fromhex(entry["content"]))  # fmt: skip
+                     bytes.fromhex(entry["content"]), entry["message_code"])  # fmt: skip
             tx.log_event(device.eui, device.now, "activated",
                          f"{entry['cluster']:04X}/{entry['name']} of {entry['message_code']:04X} {entry['counter']}")  # fmt: skip
             if entry["alert"]:
@@ -137,11 +139,12 @@ def run_due(device: Device) -> list[bytes]:
 
 
 def activate(tx: Transaction, device: Device, state: GsmeState, cluster_id: int, zcl: ZclCommand, at: datetime,
-             content: bytes) -> None:  # fmt: skip
+             content: bytes, message_code: int) -> None:  # fmt: skip
     """What a publish, payment-mode change or valve change does when it takes effect (at once
     or when due):
-    the published command is the one in force (register ``zcl.<cluster>.<name>``, as sent),
-    and the Price attributes it carries take its values."""
+    the published command is the one in force (register ``zcl.<cluster>.<name>``: the GBZ
+    command as sent, with its message code; ``held`` reads it back), and the Price
+    attributes it carries take its values."""
     if zcl.name == "change_payment_mode":
         from .gsme_zcl import set_payment_mode  # imported here: gsme_zcl imports this module
 
@@ -151,7 +154,10 @@ def activate(tx: Transaction, device: Device, state: GsmeState, cluster_id: int,
     if zcl.name == "change_supply":
         state.supply["status"] = int(zcl.value.proposed_supply_status)
         return
-    tx.set_register(device.eui, f"zcl.{cluster_id:04X}.{zcl.name}", {"at": at.isoformat(), "payload": content.hex()})
+    tx.set_register(device.eui, f"zcl.{cluster_id:04X}.{zcl.name}",
+                    {"at": at.isoformat(), "payload": content.hex(), "message_code": message_code})  # fmt: skip
+    if zcl.name == "set_event_configuration":
+        logs.set_event_configuration(tx, device, zcl.value)
     if cluster_id == PRICE:
         for attribute, value in _price_attributes(zcl):
             set_attribute(state, PRICE, attribute, value)
@@ -168,15 +174,23 @@ def _price_attributes(zcl: ZclCommand) -> list[tuple[int, int]]:
         return [(0x0100 + block, threshold) for tier, thresholds in _threshold_sets(bytes(value.thresholds))
                 if tier == 0 for block, threshold in enumerate(thresholds[:3])]  # fmt: skip
     if zcl.name == "publish_price_matrix":
-        # sub-payload control bit 0 clear: the id's high nibble is the tier, its low nibble the block
-        block_only = int(value.sub_payload_control) & 0x01
         attributes = []
-        for entry in value.entries:
-            tier, block = (0, int(entry.tier_block_id)) if block_only else divmod(int(entry.tier_block_id), 16)
+        for tier, block, price in price_matrix_entries(zcl):
             if (tier == 0 and block < 4) or (block == 0 and 1 <= tier <= 4):
-                attributes.append((0x0400 + 0x10 * tier + block, int(entry.price)))
+                attributes.append((0x0400 + 0x10 * tier + block, price))
         return attributes
     return []
+
+
+def price_matrix_entries(zcl: ZclCommand) -> list[tuple[int, int, int]]:
+    """A Publish Price Matrix's prices as (tier, block, price), block 0 the first (ZSE:
+    Sub-Payload Control bit 0 set, TOU pricing, the Tier/Block ID is the tier and the price
+    its block 1; clear, the id's high nibble is the tier and its low nibble the block). RTDS
+    bears out the TOU reading: GCS01a's immediate TOU matrix prices ids 1-4, and GCS21f reads
+    its id-1 price back as Tier 1 Block 1 Price."""
+    tou = int(zcl.value.sub_payload_control) & 0x01
+    return [(int(entry.tier_block_id), 0, int(entry.price)) if tou else (*divmod(int(entry.tier_block_id), 16), int(entry.price))
+            for entry in zcl.value.entries]  # fmt: skip
 
 
 def _threshold_sets(data: bytes) -> list[tuple[int, list[int]]]:
@@ -193,3 +207,16 @@ def _threshold_sets(data: bytes) -> list[tuple[int, list[int]]]:
 
 def due_time(value: int) -> datetime:
     return _EPOCH + timedelta(seconds=value)
+
+
+def held(tx: Transaction, device: Device, cluster_id: int, name: str) -> list[ZclCommand]:
+    """The ``name`` components (cluster ``cluster_id``) of the publish in force, in the order
+    they were sent; none when nothing was published (a calendar's profiles are all held with
+    the command that published them)."""
+    kept = tx.register(device.eui, f"zcl.{cluster_id:04X}.{name}")
+    if kept is None:
+        return []
+    payload = decode_gbz(bytes.fromhex(kept["payload"]), Cra.COMMAND, kept.get("message_code", 0))
+    assert isinstance(payload, GbzPayload)
+    return [component.command for component in payload.components
+            if component.cluster_id == cluster_id and component.command.name == name]  # fmt: skip

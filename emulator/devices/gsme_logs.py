@@ -31,7 +31,8 @@ from ..store import Transaction
 from . import gas_model
 from .load_model import SLOT_SECONDS, slot_of, slot_start
 
-__all__ = ["EVENT_LOG_SIZE", "UTRN_COUNTER", "Utrn", "add_top_up", "clear_event_logs", "debt_collections", "events", "generated_top_ups",
+__all__ = ["EVENT_CONFIGURATION", "EVENT_LOG_SIZE", "FACTORY_EVENT_CONFIGURATION", "UTRN_COUNTER", "Utrn", "add_top_up",
+           "clear_event_logs", "debt_collections", "event_configuration", "events", "generated_top_ups", "set_event_configuration",
            "record_snapshot", "samples", "snapshots", "start_sampling", "top_ups", "utrn", "utrn_amount",
            "utrn_counter", "utrn_gmac", "parse_utrn"]  # fmt: skip
 
@@ -215,26 +216,36 @@ def debt_collections(tx: Transaction, device: Device, end: int, count: int, debt
 
 def events(tx: Transaction, device: Device, log_id: int, start: int, end: int, count: int,
            offset: int) -> tuple[list[zcl_se.EventRecord], int]:  # fmt: skip
-    """The coded entries of a log between ``start`` and ``end``, newest first, from
-    ``offset``, at most ``count`` (0: all); and how many matched."""
+    """The coded entries of a log between ``start`` and ``end`` (ZigBee times; an ``end`` of 0:
+    no end), newest first, from ``offset``, at most ``count`` (0: all); and how many matched.
+
+    The log holds its newest ``EVENT_LOG_SIZE`` entries since it was last cleared. Theory of
+    operation, so that a read never loads the whole history: entries older than ``start``
+    cannot change which entries in the range are among the newest, so the store is asked
+    (in SQL) only from ``start`` (or the clear, or, for the general log, the generated
+    history's ``EVENT_LOG_SIZE``-th newest entry, which already fills the log) onwards, and
+    the history is generated only for its newest ``EVENT_LOG_SIZE`` billing periods."""
+    end_time = from_zigbee_time(end or 0xFFFFFFFF)
+    cleared = tx.register(device.eui, CLEARED, {}).get(str(log_id))
+    floor = from_zigbee_time(start)
+    if cleared is not None:
+        floor = max(floor, datetime.fromisoformat(cleared))
     if log_id == 3:
         meter = gas_model.gas_metering(tx, device)
-        history = [(moment, BILLING_DATA_LOG_UPDATED) for moment in gas_model.billing_times(meter, device.now, keep=None)]
-        entries = history + [(datetime.fromisoformat(entry.at), entry.code) for entry in tx.event_log(device.eui)
-                             if entry.code is not None]  # fmt: skip
+        history = [(moment, BILLING_DATA_LOG_UPDATED)
+                   for moment in gas_model.billing_times(meter, device.now, keep=EVENT_LOG_SIZE)]  # fmt: skip
+        if len(history) == EVENT_LOG_SIZE:
+            floor = max(floor, history[0][0])
+        stored = tx.event_log(device.eui, start=floor, coded=True)
     elif log_id == 4:
-        entries = [(datetime.fromisoformat(entry.at), entry.code) for entry in tx.security_log(device.eui)
-                   if entry.code is not None]  # fmt: skip
+        history, stored = [], tx.security_log(device.eui, start=floor, coded=True)
     else:
         return [], 0
-    entries = sorted(entries, key=lambda entry: entry[0])[-EVENT_LOG_SIZE:]
-    cleared = tx.register(device.eui, CLEARED, {}).get(str(log_id))
-    matched = []
-    for moment, code in reversed(entries):
-        seconds = int((moment - _EPOCH).total_seconds())
-        if (cleared is None or moment > datetime.fromisoformat(cleared)) and start <= seconds <= (end or 0xFFFFFFFF):
-            matched.append(zcl_se.EventRecord(log_id=log_id, event_id=code, event_time=seconds,
-                                              event_data=zcl_se.Octets()))  # fmt: skip
+    entries = history + [(datetime.fromisoformat(entry.at), entry.code) for entry in stored]
+    entries = sorted((entry for entry in entries if entry[0] >= floor), key=lambda entry: entry[0])[-EVENT_LOG_SIZE:]
+    matched = [zcl_se.EventRecord(log_id=log_id, event_id=code, event_time=zigbee_time(moment), event_data=zcl_se.Octets())
+               for moment, code in reversed(entries)
+               if (cleared is None or moment > datetime.fromisoformat(cleared)) and moment <= end_time]  # fmt: skip
     selected = matched[offset:]
     return (selected[:count] if count else selected), len(matched)
 
@@ -311,3 +322,96 @@ def zigbee_time(moment: datetime) -> int:
 
 def from_zigbee_time(seconds: int) -> datetime:
     return _EPOCH + timedelta(seconds=seconds)
+
+
+# ---------------------------------------------------------------------------------------
+# Event configuration (ZSE Device Management Set/Get Event Configuration; GCS20r reads it)
+#
+# What the GSME does with each event it can raise: the ZSE Event Configuration bitmap8 (ZSE
+# 1.4, Device Management cluster): bits 0-2 the logging action (0 do not log, 1 tamper, 2
+# fault, 3 general event, 4 security event, 5 network event), bit 3 push the event to the WAN
+# (an alert), bit 4 push it to the HAN, bits 5-6 raise a ZigBee / physical alarm. RTDS GCS20r
+# shows the form (event ids 81xx with such bitmaps); its values are that meter's, not ours.
+
+EVENT_CONFIGURATION = "gsme.event_configuration"  # {"<event id, 4 hex digits>": bitmap}: what was set
+LOGGED, SECURITY_LOGGED, PUSH_WAN, PUSH_HAN = 0x03, 0x04, 0x08, 0x10
+_LOGGING_ACTION = 0x07
+ALL_EVENTS, GROUP_WILDCARD = 0xFFFF, 0x00FF  # ZSE Get Event Configuration: every event; every event of a group
+_ALERTED = LOGGED | PUSH_WAN
+_SHOWN = LOGGED | PUSH_HAN
+_BOTH = LOGGED | PUSH_WAN | PUSH_HAN
+
+# The factory configuration of the GSME's own events (primer §9.4's 81xx codes that a gas
+# meter can raise; none of the electricity-only ones: phase, polarity, reverse current, CH on
+# the ESME, ALCS). Our choice, as GBCS's per-event defaults are not in the primer: everything
+# is logged in the general event log, access to the meter in the security log; faults,
+# tampers, valve failures and credit trouble are also alerted to the WAN; what the consumer
+# must act on (credit) is also pushed to the HAN.
+FACTORY_EVENT_CONFIGURATION: dict[int, int] = {
+    0x810D: _BOTH,  # combined credit below the low-credit threshold
+    0x810E: LOGGED,  # credit added locally
+    0x8119: _SHOWN,  # emergency credit now available
+    0x8145: LOGGED,  # clock adjusted within tolerance
+    0x8154: LOGGED, 0x8155: _ALERTED,  # immediate HAN command done / not done
+    0x8161: LOGGED, 0x8162: LOGGED,  # local UI command done / not done
+    0x8168: _ALERTED,  # disabled then armed: emergency credit activation
+    0x8183: LOGGED,  # device joined the SM HAN
+    0x8184: LOGGED,  # valve tested
+    0x819D: _ALERTED,  # GSME command not retrieved
+    0x81A0: _ALERTED, 0x81A1: LOGGED,  # meter integrity warning; battery cover closed
+    0x81A4: SECURITY_LOGGED, 0x81A5: SECURITY_LOGGED,  # close-tunnel command rejected; local port used
+    0x81A6: LOGGED,  # customer acknowledged a HAN message
+    0x81A7: LOGGED, 0x81A8: LOGGED, 0x81A9: LOGGED,  # debt collection complete (time 1, time 2, payment)
+    0x81AA: _BOTH, 0x81AB: LOGGED,  # emergency credit exhausted / activated
+    **dict.fromkeys(range(0x81AC, 0x81B4), _ALERTED),  # measurement, firmware, memory, reset, watchdog faults
+    0x81B4: _ALERTED, 0x81B5: _ALERTED, 0x81B6: _ALERTED,  # over capacity, air in gas, reverse flow
+    0x81BC: LOGGED,  # strong magnetic field removed
+    0x81BD: _ALERTED, 0x81BE: _ALERTED, 0x81BF: _ALERTED, 0x81C0: _ALERTED,  # valve trouble, tamper lock
+    0x81C2: LOGGED, 0x81C3: _ALERTED,  # tilt tamper ended / tilt tamper
+    0x81C4: _ALERTED, 0x81C5: _ALERTED,  # UTRN entry suspended; UTRN locked out
+    0x81C6: _ALERTED,  # clock not adjusted (outside tolerance)
+}  # fmt: skip
+
+
+def event_configuration(tx: Transaction, device: Device, event_id: int) -> list[tuple[int, int]]:
+    """(event id, configuration) in event id order for a ZSE Get Event Configuration's Event
+    ID: one event, every event of a group (``0xGGFF``) or every event (``0xFFFF``); empty
+    when the GSME raises no such event."""
+    configuration = _configuration(tx, device)
+    if event_id == ALL_EVENTS:
+        chosen = sorted(configuration)
+    elif event_id & 0xFF == GROUP_WILDCARD:
+        chosen = sorted(event for event in configuration if event >> 8 == event_id >> 8)
+    else:
+        chosen = [event_id] if event_id in configuration else []
+    return [(event, configuration[event]) for event in chosen]
+
+
+def set_event_configuration(tx: Transaction, device: Device, request: Any) -> int:
+    """Apply a ZSE Set Event Configuration (its Configuration Control: 0 the events listed,
+    1 an event group, 2 every event logged to a log id, 3 every event whose configuration
+    matches a value) to the GSME's own events; the number of events changed. An event id
+    the GSME does not raise is ignored."""
+    configuration = _configuration(tx, device)
+    control = int(request.configuration_control)
+    if control == 0:
+        chosen = {int(event) for event in request.event_ids}
+    elif control == 1:
+        chosen = {event for event in configuration if event >> 8 == int(request.event_group_id) >> 8}
+    elif control == 2:
+        chosen = {event for event, value in configuration.items() if value & _LOGGING_ACTION == int(request.log_id)}
+    elif control == 3:
+        chosen = {event for event, value in configuration.items() if value == int(request.configuration_value_match)}
+    else:
+        chosen = set()
+    changed = {event: int(request.event_configuration) for event in chosen if event in configuration}
+    if changed:
+        stored = tx.register(device.eui, EVENT_CONFIGURATION, {})
+        stored.update({f"{event:04X}": value for event, value in changed.items()})
+        tx.set_register(device.eui, EVENT_CONFIGURATION, stored)
+    return len(changed)
+
+
+def _configuration(tx: Transaction, device: Device) -> dict[int, int]:
+    stored = tx.register(device.eui, EVENT_CONFIGURATION, {})
+    return {**FACTORY_EVENT_CONFIGURATION, **{int(event, 16): value for event, value in stored.items()}}

@@ -5,8 +5,9 @@ them in order and answers each with a component of the same sequence number:
 
 * a global Read Attributes with a Read Attributes Response, a record per attribute in the
   order asked (``gsme_attributes``; an attribute it does not hold: UNSUPPORTED_ATTRIBUTE);
-* a "get" with the ZSE response command built from its logs, or a Default Response
-  NOT_FOUND when no entry matches (RTDS GCS15e, CS10a/b, GCS21b NOT_FOUND);
+* a "get" with the ZSE response commands built from its logs, the tariff it holds (the
+  publishes in force, served back as published) or its event configuration, or a Default
+  Response NOT_FOUND when nothing matches (RTDS GCS15e, CS10a/b, GCS21b/f NOT_FOUND);
 * an action with its ZSE response command, or a Default Response SUCCESS;
 * a command a remote party publishes (tariff, calendar, message …) is kept and acknowledged.
 
@@ -70,6 +71,7 @@ _EPOCH = datetime(2000, 1, 1, tzinfo=timezone.utc)
 _DISABLE_DEFAULT_RESPONSE = 0x10  # ZCL frame control bit
 _INT32_MIN, _INT32_MAX = -0x80000000, 0x7FFFFFFF  # ZSE credit and debt attributes are int32
 _NOW = 0x00000000  # ZSE UTCTime: "now"
+DEVICE_MANAGEMENT = 0x0708
 
 
 def inject_zcl_fault(tx: Transaction, device: Device, component: int, status: int, attribute: int | None = None) -> None:
@@ -192,7 +194,7 @@ def _take_effect(context: _Context, index: int, component: GbzComponent, when: i
     frame = context.command.frame
     if when is None or when == activation.NOW or activation.due_time(when) <= context.now:
         activation.activate(context.tx, context.device, context.state, component.cluster_id, component.command,
-                            context.now, frame.content)  # fmt: skip
+                            context.now, frame.content, frame.other_information.message_code)  # fmt: skip
         return
     activation.keep(context.tx, context.device, frame, index, component.cluster_id, component.command,
                     activation.due_time(when), alert=alert)  # fmt: skip
@@ -217,16 +219,23 @@ def read_attributes(state: GsmeState, cluster_id: int, zcl: ZclCommand, fault: C
     return answer, worst
 
 
+# Commands from the hub's server side that RTDS answers with a Default Response framed 08, not
+# 00: Device Management's Get Event Configuration (GCS20r ERROR) [observed].
+_DEFAULT_RESPONSE_08 = frozenset({"get_event_configuration"})
+
+
 def _default_response(zcl: ZclCommand, command_id: int, status: int) -> ZclCommand:
     # Sent the other way from the command it answers (RTDS: 08 after a client's command, 00
-    # after a server's publish).
-    frame_control = 0x00 if zcl.direction is ZclDirection.SERVER_TO_CLIENT else 0x08
+    # after a server's publish), but for ``_DEFAULT_RESPONSE_08``.
+    server_to_client = zcl.direction is ZclDirection.SERVER_TO_CLIENT and zcl.name not in _DEFAULT_RESPONSE_08
+    frame_control = 0x00 if server_to_client else 0x08
     return ZclCommand(frame_control, zcl.sequence, 0x0B, "default_response", DefaultResponse(command_id, status))
 
 
-def _command_definition(cluster_id: int, name: str) -> Any:
-    for (cluster, direction, command_id), definition in COMMANDS.items():
-        if cluster == cluster_id and definition.name == name and direction is ZclDirection.SERVER_TO_CLIENT:
+def _command_definition(cluster_id: int, name: str,
+                        direction: ZclDirection = ZclDirection.SERVER_TO_CLIENT) -> Any:  # fmt: skip
+    for (cluster, command_direction, command_id), definition in COMMANDS.items():
+        if cluster == cluster_id and definition.name == name and command_direction is direction:
             return command_id, definition
     raise EncodeError(f"no ZSE command {name} in cluster {cluster_id:04X}")
 
@@ -246,6 +255,13 @@ def _response(cluster_id: int, zcl: ZclCommand, name: str, **fields: Any) -> Zcl
     command_id, definition = _command_definition(cluster_id, name)
     frame_control = 0x09 if name in _DEFAULT_RESPONSE_ALLOWED else 0x19
     return ZclCommand(frame_control, zcl.sequence, command_id, name, definition.schema(**fields))
+
+
+def _client_response(cluster_id: int, zcl: ZclCommand, name: str, **fields: Any) -> ZclCommand:
+    """A ZSE command the meter sends as its cluster's client (Device Management: the hub is the
+    server), framed 01 as RTDS frames Report Event Configuration (GCS20r) [observed]."""
+    command_id, definition = _command_definition(cluster_id, name, ZclDirection.CLIENT_TO_SERVER)
+    return ZclCommand(0x01, zcl.sequence, command_id, name, definition.schema(**fields))
 
 
 def _component(context: _Context, cluster_id: int, zcl: ZclCommand, *, last: bool) -> GbzComponent:
@@ -594,10 +610,152 @@ def _billing_period(context: _Context, component: GbzComponent) -> list[ZclComma
                       billing_period_duration_type=t.bitmap8(0x03), tariff_type=t.bitmap8(0))]  # fmt: skip
 
 
-def _kept_not_served(context: _Context, component: GbzComponent) -> list[ZclCommand]:
-    # Prices and calendars are kept as published but not yet served back (the tariff model
-    # will): reported as none, as a meter without a published tariff does (GCS21b/f NOT_FOUND).
-    return []
+def _event_configuration(context: _Context, component: GbzComponent) -> list[ZclCommand]:
+    """GCS20r: Report Event Configuration for the events asked (``gsme_logs.
+    event_configuration``), in one command, as RTDS answers 45 events in one."""
+    found = logs.event_configuration(context.tx, context.device, int(component.command.value.event_id))
+    if not found:
+        return []
+    records = [zcl_se.EventConfigurationRecord(event_id=event, event_configuration=t.bitmap8(value))
+               for event, value in found]  # fmt: skip
+    return [_client_response(DEVICE_MANAGEMENT, component.command, "report_event_configuration", command_index=0,
+                             total_commands=1, events=records)]  # fmt: skip
+
+
+# ---------------------------------------------------------------------------------------
+# The tariff in force, served back (GCS21b, GCS21f). What a GSME holds is what was published
+# to it and is in force (``gsme_activation.held``: Publish Calendar with its day, week and
+# season profiles, Special Days, Tariff Information, Price Matrix, Block Thresholds). A get
+# answers the held publishes it asks for, each as it was published, in the order published;
+# a GSME with nothing published answers NOT_FOUND, as RTDS's GCS21b and GCS21f NOT_FOUND
+# record for every calendar get and Get Current Price, while its Price attributes still read
+# (their factory values, ``gsme_attributes``). So a meter out of the box publishes no
+# default tariff: it reads its factory single-rate attributes, and serves the first tariff
+# published to it.
+
+CALENDAR = activation.CALENDAR
+PRICE = 0x0700
+# Issuer Calendar IDs a get names instead of a calendar's own: RTDS's GCS21f (tariff data)
+# asks FFFFFFFF and is answered with calendar type 0; GCS21b (prepayment configuration)
+# asks FFFFFFFE and is answered with type 3, the friendly credit calendar [observed; our
+# reading: "the tariff calendar in force", "the friendly credit calendar in force"].
+TARIFF_CALENDAR_IN_FORCE, FRIENDLY_CREDIT_CALENDAR_IN_FORCE = 0xFFFFFFFF, 0xFFFFFFFE
+FRIENDLY_CREDIT = 3  # ZSE Calendar Type: 0-2 tariff (delivered/received), 3 friendly credit, 4 load switch
+
+
+def _calendar_type(context: _Context) -> int | None:
+    """The calendar type of the calendar in force (its Publish Calendar's), or None."""
+    calendars = activation.held(context.tx, context.device, CALENDAR, "publish_calendar")
+    return int(calendars[0].value.calendar_type) if calendars else None
+
+
+def _asked_calendar(context: _Context, issuer_calendar_id: int, calendar_type: int) -> bool:
+    """Whether the calendar a get names is the one in force, of ``calendar_type``."""
+    if issuer_calendar_id == TARIFF_CALENDAR_IN_FORCE:
+        return calendar_type < FRIENDLY_CREDIT
+    if issuer_calendar_id == FRIENDLY_CREDIT_CALENDAR_IN_FORCE:
+        return calendar_type == FRIENDLY_CREDIT
+    calendars = activation.held(context.tx, context.device, CALENDAR, "publish_calendar")
+    return bool(calendars) and int(calendars[0].value.issuer_calendar_id) == issuer_calendar_id
+
+
+def _republish(context: _Context, component: GbzComponent, cluster_id: int, held: list[ZclCommand]) -> list[ZclCommand]:
+    return [_response(cluster_id, component.command, publish.name, **publish.value.as_dict()) for publish in held]
+
+
+def _calendar_part(name: str, key: str, start: str, number: str) -> Callable[[_Context, GbzComponent], list[ZclCommand]]:
+    """Get Day Profiles / Get Week Profiles: the held profiles from the start id, ``number``
+    of them (0: all), in id order."""
+
+    def build(context: _Context, component: GbzComponent) -> list[ZclCommand]:
+        value = component.command.value
+        calendar_type = _calendar_type(context)
+        if calendar_type is None or not _asked_calendar(context, int(value.issuer_calendar_id), calendar_type):
+            return []
+        found = sorted((publish for publish in activation.held(context.tx, context.device, CALENDAR, name)
+                        if int(getattr(publish.value, key)) >= int(getattr(value, start))),
+                       key=lambda publish: int(getattr(publish.value, key)))  # fmt: skip
+        return _republish(context, component, CALENDAR, found[:int(getattr(value, number))] if int(getattr(value, number)) else found)
+
+    return build
+
+
+def _seasons(context: _Context, component: GbzComponent) -> list[ZclCommand]:
+    calendar_type = _calendar_type(context)
+    if calendar_type is None or not _asked_calendar(context, int(component.command.value.issuer_calendar_id), calendar_type):
+        return []
+    return _republish(context, component, CALENDAR, activation.held(context.tx, context.device, CALENDAR, "publish_seasons"))
+
+
+def _special_days(context: _Context, component: GbzComponent) -> list[ZclCommand]:
+    """Get Special Days: the held Publish Special Days of the calendar type asked (a tariff
+    type 0-2 asks the tariff calendar's), for the calendar asked."""
+    value = component.command.value
+    asked_type = int(value.calendar_type)
+    found = [publish for publish in activation.held(context.tx, context.device, CALENDAR, "publish_special_days")
+             if (int(publish.value.calendar_type) == FRIENDLY_CREDIT) == (asked_type == FRIENDLY_CREDIT)]  # fmt: skip
+    if not found or not _asked_calendar(context, int(value.issuer_calendar_id), int(found[0].value.calendar_type)):
+        return []
+    return _republish(context, component, CALENDAR, found)
+
+
+def _current_price(context: _Context, component: GbzComponent) -> list[ZclCommand]:
+    """Get Current Price: a Publish Price from the tariff in force (its Tariff Information,
+    the Price Matrix's block-1 price of the tier the calendar names now), or none without a
+    published tariff. The price holds until the tariff changes (duration FFFF, ZSE "until
+    changed"; our choice)."""
+    tariffs = activation.held(context.tx, context.device, PRICE, "publish_tariff_information")
+    if not tariffs:
+        return []
+    tariff, tier = tariffs[0].value, _tier_now(context)
+    prices = {}
+    for matrix in activation.held(context.tx, context.device, PRICE, "publish_price_matrix"):
+        prices.update({(entry_tier, block): price for entry_tier, block, price in activation.price_matrix_entries(matrix)})
+    price = prices.get((tier, 0), prices.get((0, 0), 0))
+    return [_response(PRICE, component.command, "publish_price", provider_id=tariff.provider_id,
+                      rate_label=tariff.tariff_label, issuer_event_id=tariff.issuer_event_id,
+                      current_time=_zigbee_time(context.now), unit_of_measure=tariff.unit_of_measure,
+                      currency=tariff.currency,
+                      price_trailing_digit_and_price_tier=t.bitmap8((int(tariff.price_trailing_digit) & 0xF0) | tier),
+                      number_of_price_tiers_and_register_tier=t.bitmap8((int(tariff.number_of_price_tiers_in_use) << 4) | tier),
+                      start_time=_NOW, duration_in_minutes=0xFFFF, price=price)]  # fmt: skip
+
+
+def _tier_now(context: _Context) -> int:
+    """The price tier the tariff calendar in force names now (ZSE: a special day's profile,
+    else the week profile of the season begun last, by weekday; in a day profile the last
+    entry started); 1 without a calendar (a single-rate tariff)."""
+    calendar_type = _calendar_type(context)
+    if calendar_type is None or calendar_type >= FRIENDLY_CREDIT:
+        return 1
+    tx, device, now = context.tx, context.device, context.now
+    day_id = None
+    for publish in activation.held(tx, device, CALENDAR, "publish_special_days"):
+        for special in publish.value.special_days:
+            if _date_matches(special.special_day_date, now):
+                day_id = int(special.day_id_ref)
+    if day_id is None:
+        seasons = [season for publish in activation.held(tx, device, CALENDAR, "publish_seasons")
+                   for season in publish.value.seasons]  # fmt: skip
+        begun = sorted(seasons, key=lambda season: (int(season.season_start_date.month), int(season.season_start_date.day)))
+        started = [season for season in begun if (int(season.season_start_date.month), int(season.season_start_date.day))
+                   <= (now.month, now.day)]  # fmt: skip
+        season = (started or begun or [None])[-1]
+        weeks = {int(publish.value.week_id): publish.value for publish in activation.held(tx, device, CALENDAR, "publish_week_profile")}
+        week = weeks.get(int(season.week_id_ref)) if season is not None else None
+        if week is None:
+            return 1
+        day_id = int(getattr(week, f"day_id_ref_{now.strftime('%A').lower()}"))
+    days = {int(publish.value.day_id): publish.value for publish in activation.held(tx, device, CALENDAR, "publish_day_profile")}
+    minutes = now.hour * 60 + now.minute
+    entries = [entry for entry in (days[day_id].entries if day_id in days else []) if int(entry.start_time) <= minutes]
+    return int(max(entries, key=lambda entry: int(entry.start_time)).value) if entries else 1
+
+
+def _date_matches(date: Any, moment: datetime) -> bool:
+    """A ZSE Date (FF: any) against a day."""
+    return all(int(field) in (0xFF, wanted) for field, wanted in (
+        (date.years_since_1900, moment.year - 1900), (date.month, moment.month), (date.day, moment.day)))  # fmt: skip
 
 
 _HANDLERS: dict[str, Callable[[_Context, GbzComponent], list[Answer]]] = {
@@ -618,11 +776,12 @@ _HANDLERS: dict[str, Callable[[_Context, GbzComponent], list[Answer]]] = {
     "get_snapshot": _get(_snapshot),
     "get_sampled_data": _get(_sampled_data),
     "get_billing_period": _get(_billing_period),
-    "get_current_price": _get(_kept_not_served),
-    "get_day_profiles": _get(_kept_not_served),
-    "get_week_profiles": _get(_kept_not_served),
-    "get_seasons": _get(_kept_not_served),
-    "get_special_days": _get(_kept_not_served),
+    "get_event_configuration": _get(_event_configuration),
+    "get_current_price": _get(_current_price),
+    "get_day_profiles": _get(_calendar_part("publish_day_profile", "day_id", "start_day_id", "number_of_days")),
+    "get_week_profiles": _get(_calendar_part("publish_week_profile", "week_id", "start_week_id", "number_of_weeks")),
+    "get_seasons": _get(_seasons),
+    "get_special_days": _get(_special_days),
 }
 
 # Commands whose ZSE response says they failed (a Default Response would not): an injected
