@@ -234,6 +234,8 @@ class Device:
         certificate names: at hand-over the Access Control Broker also holds the supplier's
         and network operator's cells (RTDS 6.21), yet remains the ACB."""
         holding = [cell for cell in self.cells.values() if cell.party == party]
+        if len(holding) < 2:
+            return holding[0] if holding else None  # the usual case: no certificate to read
         for cell in holding:
             if cell.ds is not None and _certificate_role(cell.ds) is cell.role:
                 return cell
