@@ -74,7 +74,7 @@ from .firmware.device import Credentials, Device, Identity, cells_from_keystore
 from .replay_der import stage_recorded_der_state
 from .store import Store
 
-__all__ = ["RTDS_DEVICE_TYPES", "ReplayResult", "replay_command", "replay_folders"]
+__all__ = ["RTDS_DEVICE_TYPES", "ReplayResult", "device_for", "replay_command", "replay_folders"]
 
 # The device types of RTDS's device EUI-64s (observed: each use case's target device type).
 # 00DB1234567890A6 receives ECS46d (APC output) and CS02f/CS02g (load controller) commands: an
@@ -217,6 +217,14 @@ def _recorded_response(command_path: Path) -> bytes | None:
     for candidate in sorted(command_path.parent.glob(f"{prefix}*RESPONSE*.HEX")):
         return _read_hex(candidate)
     return None
+
+
+def device_for(command: Frame, keystore: KeyStore, device_types: dict[EUI64, DeviceType] | None = None,
+               era: datetime = RTDS_ERA) -> Device:  # fmt: skip
+    """The device replay builds for ``command`` (its recipient as RTDS knows it, in service),
+    for tests that feed RTDS's commands to it themselves."""
+    types = {**RTDS_DEVICE_TYPES, **(device_types or {})}
+    return _build_device(command, types[command.recipient], keystore, era, types)
 
 
 def _build_device(command: Frame, device_type: DeviceType, keystore: KeyStore, era: datetime,

@@ -43,7 +43,7 @@ def _frame(path: Path) -> Frame:
 def _device_for(path: Path):
     command = _frame(path)
     device_type = replay.RTDS_DEVICE_TYPES[command.recipient]
-    return replay._build_device(command, device_type, KEYSTORE, replay.RTDS_ERA, replay.RTDS_DEVICE_TYPES)
+    return replay.device_for(command, KEYSTORE, {command.recipient: device_type})
 
 
 def _resent(path: Path, counter: int) -> bytes:

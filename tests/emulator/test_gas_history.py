@@ -36,8 +36,7 @@ def _bytes(path: Path) -> bytes:
 
 def _device_for(path: Path):
     command = gbcs.decode(_bytes(path))
-    return replay._build_device(command, replay.RTDS_DEVICE_TYPES[command.recipient], KEYSTORE, replay.RTDS_ERA,
-                                replay.RTDS_DEVICE_TYPES)  # fmt: skip
+    return replay.device_for(command, KEYSTORE)
 
 
 def _answers(response: bytes) -> list:

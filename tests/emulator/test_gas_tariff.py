@@ -42,8 +42,7 @@ def _frame(path: Path) -> Frame:
 
 def _device_for(path: Path):
     command = _frame(path)
-    return replay._build_device(command, replay.RTDS_DEVICE_TYPES[command.recipient], KEYSTORE, replay.RTDS_ERA,
-                                replay.RTDS_DEVICE_TYPES)  # fmt: skip
+    return replay.device_for(command, KEYSTORE)
 
 
 def _resent(path: Path, counter: int) -> bytes:

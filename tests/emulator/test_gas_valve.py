@@ -27,8 +27,7 @@ OFF, ARMED, ON = 0, 1, 2  # ZSE supply status
 @pytest.fixture
 def valve(keystore: InMemoryKeyStore) -> Device:
     command = gbcs.decode(read_corpus_file(GCS39))
-    return replay._build_device(command, replay.RTDS_DEVICE_TYPES[command.recipient], keystore, replay.RTDS_ERA,
-                                replay.RTDS_DEVICE_TYPES)  # fmt: skip
+    return replay.device_for(command, keystore)
 
 
 def change_supply(keystore: InMemoryKeyStore, counter: int, status: int, when: int = 0) -> bytes:
