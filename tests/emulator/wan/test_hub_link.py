@@ -1,0 +1,170 @@
+"""The hub's SMWAN link against a real mosquitto: a command published for the hub comes back
+answered on its up topic; what the hub queued while the broker was away arrives once it is
+back (counted); bad input on the down topic stops nothing."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import getpass
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import aiomqtt
+import pytest
+
+import gbcs
+from emulator.clock import VirtualClock
+from emulator.pki_store import DEFAULT_PARTIES, PkiStore
+from emulator.premises import Premises, PremisesConfig
+from emulator.store import Store
+from emulator.wan import Broker, HubLink, down_topic, up_topic
+from gbcs.security import Check
+from gbcs.types import EUI64, Role
+from tests.conftest import RTDS
+from tests.emulator.helpers import NOW
+
+CONFIG = PremisesConfig.standard(7)
+CHF = CONFIG.of_type(next(kind for kind in CONFIG.devices.values() if kind.name == "CHF"))[0]
+PARTY = {party.role: party.eui for party in DEFAULT_PARTIES}
+ECS26N = RTDS / "messages/6.2.4_ECS26n/ECS26n_6.2.4_SUCCESS_COMMAND_GBCS.HEX"
+
+MOSQUITTO = shutil.which("mosquitto") or ("/usr/sbin/mosquitto" if Path("/usr/sbin/mosquitto").exists() else None)
+if MOSQUITTO is None:
+    pytest.skip("mosquitto is not installed (scripts/install-system-deps test installs it)", allow_module_level=True)
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class Mosquitto:
+    """A mosquitto of the test's own on a free loopback port; sessions persist across a restart."""
+
+    def __init__(self, directory: Path) -> None:
+        self.port = _free_port()
+        self.config = directory / "mosquitto.conf"
+        self.config.write_text("\n".join([
+            f"listener {self.port} 127.0.0.1", "allow_anonymous true",
+            f"user {getpass.getuser()}",  # run as root, mosquitto would drop to a user who cannot write here
+            "persistence true", f"persistence_location {directory}/",
+            "max_queued_messages 10000", "max_inflight_messages 100", "",
+        ]))  # fmt: skip
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        self.process = subprocess.Popen([MOSQUITTO, "-c", str(self.config)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            with socket.socket() as probe:
+                if probe.connect_ex(("127.0.0.1", self.port)) == 0:
+                    return
+            time.sleep(0.05)
+        raise RuntimeError("mosquitto did not start")
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(10)
+            self.process = None
+
+
+@pytest.fixture
+def mosquitto(tmp_path: Path) -> Iterator[Mosquitto]:
+    broker = Mosquitto(tmp_path)
+    broker.start()
+    yield broker
+    broker.stop()
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory: pytest.TempPathFactory) -> PkiStore:
+    return PkiStore.create(tmp_path_factory.mktemp("pki") / "store", now=NOW - timedelta(days=1))
+
+
+@pytest.fixture
+def premises(pki: PkiStore, tmp_path: Path) -> Premises:
+    premises = Premises.create(Store(tmp_path / "premises.sqlite"), VirtualClock(NOW), pki, CONFIG)
+    premises.commission()
+    return premises
+
+
+def read_hub(pki: PkiStore, counter: int) -> bytes:
+    """RTDS's ECS26n (read the hub's identity), from our ACB for our supplier."""
+    frame = gbcs.decode(bytes.fromhex(ECS26N.read_text()))
+    other = dataclasses.replace(frame.other_information, supplementary_remote_party_id=PARTY[Role.SUPPLIER])
+    frame = dataclasses.replace(frame, originator=PARTY[Role.ACCESS_CONTROL_BROKER], recipient=EUI64(CHF),
+                                originator_counter=counter, other_information=other, mac=None)  # fmt: skip
+    return gbcs.encode(gbcs.add_mac(frame, pki.keystore(), broker=PARTY[Role.ACCESS_CONTROL_BROKER]))
+
+
+async def collect(port: int, count: int, publish: list[bytes], *, within: float = 10.0) -> list[bytes]:
+    """As a head-end: subscribe to the hub's up topic, publish ``publish`` on its down topic,
+    and return the first ``count`` frames that come up."""
+    received: list[bytes] = []
+    async with aiomqtt.Client("127.0.0.1", port, identifier="head-end", clean_session=False) as client:
+        await client.subscribe(up_topic(CHF), qos=1)
+        for frame in publish:
+            await client.publish(down_topic(CHF), frame, qos=1)
+
+        async def take() -> None:
+            async for message in client.messages:
+                received.append(bytes(message.payload))
+                if len(received) == count:
+                    return
+
+        await asyncio.wait_for(take(), within)
+    return received
+
+
+async def with_link(premises: Premises, port: int, work):  # noqa: ANN001 - a coroutine function
+    link = HubLink(premises, Broker(port=port), backoff=(0.05, 0.5))
+    task = asyncio.create_task(link.run())
+    try:
+        await asyncio.wait_for(link.connected.wait(), 10)
+        return await work(link)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+
+def test_a_command_for_the_hub_comes_back_answered(mosquitto: Mosquitto, premises: Premises, pki: PkiStore) -> None:
+    command = read_hub(pki, 10)
+    [answer] = asyncio.run(with_link(premises, mosquitto.port, lambda _: collect(mosquitto.port, 1, [command])))
+    frame = gbcs.decode(answer)
+    assert (frame.cra.name, frame.originator, frame.originator_counter) == ("RESPONSE", CHF, 10)
+    assert gbcs.verify(frame, pki.keystore(), broker=PARTY[Role.ACCESS_CONTROL_BROKER]).mac is Check.VALID
+    assert premises.wan_outbox() == []  # marked sent once the broker had it
+
+
+def test_bad_input_on_the_down_topic_stops_nothing(mosquitto: Mosquitto, premises: Premises, pki: PkiStore) -> None:
+    answers = asyncio.run(with_link(premises, mosquitto.port,
+                                    lambda _: collect(mosquitto.port, 1, [b"", b"\xdf\x09garbage", read_hub(pki, 11)])))  # fmt: skip
+    assert gbcs.decode(answers[0]).originator_counter == 11
+    assert any(entry.event for entry in premises.store.read().security_log(premises.chf.eui))  # the refusals, logged
+
+
+def test_what_the_hub_queued_while_the_broker_was_away_arrives_after_it_returns(
+        mosquitto: Mosquitto, premises: Premises, pki: PkiStore) -> None:  # fmt: skip
+    async def scenario(link: HubLink) -> list[bytes]:
+        async with aiomqtt.Client("127.0.0.1", mosquitto.port, identifier="head-end", clean_session=False) as client:
+            await client.subscribe(up_topic(CHF), qos=1)  # the head-end's session exists before the outage
+        mosquitto.stop()
+        await asyncio.sleep(0.2)
+        for counter in range(20, 25):  # answered while the WAN is down: kept in the outbox
+            assert premises.send(read_hub(pki, counter)).accepted
+        assert len(premises.wan_outbox()) == 5
+        mosquitto.start()
+        await asyncio.wait_for(link.connected.wait(), 10)
+        return await collect(mosquitto.port, 5, [])
+
+    answers = asyncio.run(with_link(premises, mosquitto.port, scenario))
+    assert sorted(gbcs.decode(answer).originator_counter for answer in answers) == [20, 21, 22, 23, 24]
+    assert premises.wan_outbox() == []
