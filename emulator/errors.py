@@ -44,6 +44,7 @@ __all__ = [
     "EmulatorError",
     "LinkDown",
     "Malformed",
+    "NoResponse",
     "Replayed",
     "StoreError",
     "TransportClosed",
@@ -151,6 +152,10 @@ class TransportClosed(TransportError):
 
 class LinkDown(TransportError):
     """The peer, the radio or the broker cannot be reached (out of range, not joined, offline)."""
+
+
+class NoResponse(TransportError):
+    """A command went out and no response came back in time."""
 
 
 class DeviceFault(CommandRejected):

@@ -213,3 +213,36 @@ def test_a_burst_of_alerts_for_a_head_end_that_is_away_arrives_complete(mosquitt
         assert len(counters) <= 1100  # stock mosquitto kept about a thousand and dropped the rest
     else:
         assert len(counters) == BURST
+
+
+def test_the_head_end_exchanges_a_command_for_its_response_and_says_when_none_comes(
+        mosquitto: Mosquitto, premises: Premises, pki: PkiStore) -> None:  # fmt: skip
+    from emulator.errors import NoResponse
+    from emulator.wan import WanHeadEnd
+
+    async def exchange(_link: HubLink) -> bytes:
+        async with WanHeadEnd(Broker(port=mosquitto.port)) as head_end:
+            return await head_end.exchange(CHF, read_hub(pki, 30), timeout=10)
+
+    frame = gbcs.decode(asyncio.run(with_link(premises, mosquitto.port, exchange)))
+    assert (frame.originator, frame.originator_counter) == (CHF, 30)
+    assert gbcs.verify(frame, pki.keystore(), broker=PARTY[Role.ACCESS_CONTROL_BROKER]).mac is Check.VALID
+
+    async def unanswered() -> None:  # no hub link running: nobody answers
+        async with WanHeadEnd(Broker(port=mosquitto.port), identifier="another-head-end") as head_end:
+            await head_end.exchange(CHF, read_hub(pki, 31), timeout=0.5)
+
+    with pytest.raises(NoResponse):
+        asyncio.run(unanswered())
+
+
+def test_a_head_end_without_a_broker_is_told_so() -> None:
+    from emulator.errors import LinkDown
+    from emulator.wan import WanHeadEnd
+
+    async def connect() -> None:
+        async with WanHeadEnd(Broker(port=_free_port())):
+            pass
+
+    with pytest.raises(LinkDown):
+        asyncio.run(connect())

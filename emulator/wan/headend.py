@@ -1,0 +1,103 @@
+"""The central system's end of the SMWAN: a head-end that sends commands to hubs over MQTT
+and takes back what they answer.
+
+``WanHeadEnd`` subscribes to every hub's up topic (``smwan/+/up``) in a persistent session
+(so what hubs send while it is away waits at the broker), publishes a command on its hub's
+down topic, and returns the response that answers it: a response from the command's
+recipient to its originator, with the command's counter. Everything else that comes up —
+alerts, late or unmatched responses — waits in ``unsolicited``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from types import TracebackType
+
+import aiomqtt
+
+import gbcs
+from gbcs.errors import GbcsError
+from gbcs.frame import Frame
+from gbcs.types import Cra
+
+from ..errors import LinkDown, NoResponse
+from .link import Broker, down_topic
+
+__all__ = ["WanHeadEnd"]
+
+_ALL_UP = "smwan/+/up"
+
+
+class WanHeadEnd:
+    """``async with WanHeadEnd(broker) as head_end: response = await head_end.exchange(hub, command)``."""
+
+    def __init__(self, broker: Broker, *, identifier: str = "head-end") -> None:
+        self.broker, self.identifier = broker, identifier
+        self.unsolicited: asyncio.Queue[bytes] = asyncio.Queue()
+        self._waiting: dict[tuple[bytes, bytes, int], asyncio.Future[bytes]] = {}
+        self._client: aiomqtt.Client | None = None
+        self._reader: asyncio.Task | None = None
+
+    async def __aenter__(self) -> WanHeadEnd:
+        self._client = aiomqtt.Client(self.broker.host, self.broker.port, identifier=self.identifier,
+                                      username=self.broker.username, password=self.broker.password,
+                                      clean_session=False)  # fmt: skip
+        try:
+            await self._client.__aenter__()
+            await self._client.subscribe(_ALL_UP, qos=1)
+        except aiomqtt.MqttError as error:
+            raise LinkDown(f"the SMWAN broker at {self.broker.host}:{self.broker.port}: {error}") from None
+        self._reader = asyncio.create_task(self._read())
+        return self
+
+    async def __aexit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                        traceback: TracebackType | None) -> None:  # fmt: skip
+        if self._reader is not None:
+            self._reader.cancel()
+            await asyncio.gather(self._reader, return_exceptions=True)
+        if self._client is not None:
+            await self._client.__aexit__(kind, error, traceback)
+
+    async def exchange(self, hub: bytes, command: bytes, *, timeout: float = 10.0) -> bytes:
+        """Publish ``command`` for ``hub`` (the CHF's EUI-64) and return its response.
+
+        Raises:
+            NoResponse: nothing answered it within ``timeout`` seconds.
+            LinkDown: the broker is gone.
+        """
+        if self._client is None:
+            raise LinkDown("the head-end is not connected")
+        frame = gbcs.decode(command)
+        key = (bytes(frame.recipient), bytes(frame.originator), frame.originator_counter)
+        answer = self._waiting[key] = asyncio.get_running_loop().create_future()
+        try:
+            await self._client.publish(down_topic(hub), command, qos=1)
+            return await asyncio.wait_for(answer, timeout)
+        except aiomqtt.MqttError as error:
+            raise LinkDown(f"the SMWAN broker: {error}") from None
+        except TimeoutError:
+            raise NoResponse(f"no response to counter {frame.originator_counter} from {frame.recipient} "
+                             f"within {timeout} s") from None  # fmt: skip
+        finally:
+            self._waiting.pop(key, None)
+
+    async def _read(self) -> None:
+        assert self._client is not None
+        async for message in self._client.messages:
+            data = bytes(message.payload) if isinstance(message.payload, bytes | bytearray) else b""
+            waiting = self._waiting.get(_answers(data)) if data else None
+            if waiting is not None and not waiting.done():
+                waiting.set_result(data)
+            else:
+                await self.unsolicited.put(data)
+
+
+def _answers(data: bytes) -> tuple[bytes, bytes, int] | None:
+    """The (recipient, originator, counter) of the command a response answers, or None."""
+    try:
+        frame = gbcs.decode(data)
+    except GbcsError:
+        return None
+    if not isinstance(frame, Frame) or frame.cra is not Cra.RESPONSE:
+        return None
+    return bytes(frame.originator), bytes(frame.recipient), frame.originator_counter
