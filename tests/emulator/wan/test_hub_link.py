@@ -25,12 +25,12 @@ from emulator.premises import Premises, PremisesConfig
 from emulator.store import Store
 from emulator.wan import Broker, HubLink, down_topic, up_topic
 from gbcs.security import Check
-from gbcs.types import EUI64, Role
+from gbcs.types import EUI64, DeviceType, Role
 from tests.conftest import RTDS
 from tests.emulator.helpers import NOW
 
 CONFIG = PremisesConfig.standard(7)
-CHF = CONFIG.of_type(next(kind for kind in CONFIG.devices.values() if kind.name == "CHF"))[0]
+CHF = CONFIG.of_type(DeviceType.CHF)[0]
 PARTY = {party.role: party.eui for party in DEFAULT_PARTIES}
 ECS26N = RTDS / "messages/6.2.4_ECS26n/ECS26n_6.2.4_SUCCESS_COMMAND_GBCS.HEX"
 
