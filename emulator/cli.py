@@ -20,6 +20,7 @@ from gbcs.keystore import InMemoryKeyStore
 from gbcs.pki import parse_device_type
 from gbcs.types import EUI64, DeviceType
 
+from .cli_wan import add_wan_commands
 from .errors import EmulatorError
 from .pki_store import PkiConfig, PkiStore, list_certificates
 
@@ -69,6 +70,7 @@ def _parser() -> argparse.ArgumentParser:
     decode.set_defaults(run=_run_decode)
 
     _add_pki_commands(commands)
+    add_wan_commands(commands)
 
     replay = commands.add_parser(
         "replay", help="feed recorded commands to emulated devices and compare their responses",

@@ -7,19 +7,28 @@ use case is critical, MACed by the Access Control Broker (primer §8.2, §8.4, �
 Originator counters only grow, per party, from a start the caller may set (a head-end
 restarting must start above what it used before; the WAN issue persists them).
 
-Transport is not here: hand the bytes to ``Premises.send`` or, later, to the SMWAN.
+``build`` does the same from a use case's typed parameters (``gbcs.commands``). Transport is
+not here: hand the bytes to ``Premises.send``, or send them over the SMWAN with
+``emulator.wan.WanHeadEnd``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import gbcs
 from gbcs.catalogue import Protection, use_case
+from gbcs.commands import CommandBuilder
 from gbcs.keystore import KeyStore, KeyUsage
 from gbcs.security import Verdict, access_control_broker
 from gbcs.types import EUI64, Cra, Role
+
+if TYPE_CHECKING:
+    from .wan.headend import WanHeadEnd
+    from .wan.link import Broker
 
 __all__ = ["HeadEnd"]
 
@@ -96,6 +105,28 @@ class HeadEnd:
         if Protection.MAC in protection:
             frame = gbcs.add_mac(frame, self.keystore, broker=access_control_broker(self.keystore))
         return gbcs.encode(frame)
+
+    def build(self, builder: CommandBuilder, recipient: bytes, params: Mapping[str, object] | Sequence[str] = (),
+              *, role: Role | None = None) -> bytes:  # fmt: skip
+        """A command of ``builder``'s use case to ``recipient`` from typed parameters (a JSON
+        object or ``key=value`` strings), from the use case's party (or ``role``).
+
+        Raises:
+            gbcs.commands.ParameterError: a parameter is missing, unknown or wrong (named);
+            LookupError: no party for the role.
+        """
+        values = builder.parse(params)
+        role = role or builder.role
+        originator = self.party(role)
+        counter = self.next_counter(originator)  # the payload names it too (the invoke-id, protected reads)
+        content = builder.content(values, counter=counter, originator=originator, recipient=recipient)
+        return self.command(builder.message_code, recipient, content, role=role, counter=counter)
+
+    def connect(self, broker: Broker) -> WanHeadEnd:
+        """This head-end on the SMWAN: ``async with head_end.connect(broker) as wan: await wan.send(...)``."""
+        from .wan.headend import WanHeadEnd
+
+        return WanHeadEnd(broker, self)
 
     def check(self, response: bytes, at: datetime | None = None) -> tuple[gbcs.Frame, Verdict]:
         """Decode a response or alert and check its signature and MAC (at ``at``).

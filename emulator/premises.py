@@ -23,8 +23,9 @@ reports to the GPF's mirror.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from zigpy.util import aes_mmo_hash
 
@@ -52,6 +53,7 @@ __all__ = ["Premises", "PremisesConfig", "install_code"]
 
 HAN_DEVICES = (DeviceType.ESME, DeviceType.GSME, DeviceType.IHD, DeviceType.PPMID, DeviceType.HCALCS)
 METERS = (DeviceType.ESME, DeviceType.GSME)
+MAINS_LOST = "premises.mains_lost"  # CHF register: when the outage in progress began
 
 
 def install_code(eui: bytes) -> bytes:
@@ -95,6 +97,7 @@ class Premises:
     nodes: dict[EUI64, HanNode] = field(default_factory=dict)
     _tunnel_server: TunnelServer | None = None
     _tunnel_clients: dict[EUI64, TunnelClient] = field(default_factory=dict)
+    mains_listeners: list[Callable[[bool], object]] = field(default_factory=list)  # called with mains_on
 
     @property
     def chf(self) -> Device:
@@ -260,7 +263,12 @@ class Premises:
         Returns:
             the outcome when the CHF or GPF processed it at once; None when it was relayed to
             a meter (its answer arrives through the tunnel, as clock time passes).
+
+        Raises:
+            LinkDown: the hub has no mains power (it hears nothing).
         """
+        if not self.mains_on:
+            raise LinkDown(f"the hub {self.chf.eui} has no mains power")
         try:
             recipient = gbcs.decode(command).recipient
         except (DecodeError, AttributeError):
@@ -312,20 +320,51 @@ class Premises:
 
     # -- the mains supply ----------------------------------------------------------------------------
 
+    @property
+    def mains_on(self) -> bool:
+        """Whether the premises has mains power (the hub and the electricity meters run on it)."""
+        return self.store.read().register(self.chf.eui, MAINS_LOST) is None
+
     def cut_mains(self) -> None:
-        """The premises loses mains power: the electricity meters note when."""
+        """The premises loses mains power: the hub goes dark (its WAN link drops; what the
+        broker holds for it waits) and the electricity meters note when. Durable, so an
+        outage spanning a restart is measured whole. Cutting twice changes nothing."""
         with self.store.transaction() as tx:
+            if tx.register(self.chf.eui, MAINS_LOST) is not None:
+                return
+            tx.set_register(self.chf.eui, MAINS_LOST, self.clock.now().isoformat())
+            tx.log_event(self.chf.eui, self.clock.now(), "mains-lost", "the hub lost mains power")
             for eui in self.config.of_type(DeviceType.ESME):
                 esme_firmware.mains_lost(self.devices[eui], tx)
+        self._mains_changed()
 
-    def restore_mains(self) -> None:
-        """Power returns: each electricity meter alerts the network operator (ECS80: 8F36
-        after three minutes or more, 8F35 before), through the hub to the WAN."""
+    def restore_mains(self) -> list[bytes]:
+        """Power returns: the hub comes back, and each electricity meter alerts the network
+        operator and the supplier (ECS80: 8F36 after three minutes or more, 8F35 before),
+        through the hub to the WAN. Returns those alerts (none if the mains were on)."""
+        alerts: list[bytes] = []
+        with self.store.transaction() as tx:
+            lost = tx.register(self.chf.eui, MAINS_LOST)
+            if lost is not None:
+                tx.set_register(self.chf.eui, MAINS_LOST, None)
+                tx.log_event(self.chf.eui, self.clock.now(), "mains-restored",
+                             f"after {self.clock.now() - datetime.fromisoformat(lost)}")  # fmt: skip
         for eui in self.config.of_type(DeviceType.ESME):
             with self.store.transaction() as tx:
-                alert = esme_firmware.mains_restored(self.devices[eui], tx)
-            if alert is not None:
-                self._flush_meter(eui)
+                alerts += esme_firmware.mains_restored(self.devices[eui], tx)
+            self._flush_meter(eui)
+        if lost is not None:
+            self._mains_changed()
+        return alerts
+
+    def outage_started(self) -> datetime | None:
+        """When the outage in progress began (None: the mains are on)."""
+        lost = self.store.read().register(self.chf.eui, MAINS_LOST)
+        return None if lost is None else datetime.fromisoformat(lost)
+
+    def _mains_changed(self) -> None:
+        for listener in list(self.mains_listeners):
+            listener(self.mains_on)
 
     def tamper(self, eui: EUI64) -> None:
         """Someone opens the electricity meter's cover: it alerts the supplier (8F3F)."""

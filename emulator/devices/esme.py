@@ -234,6 +234,7 @@ def publish_price(node: HanNode, displays: list[EUI64], *, price: int, trailing_
 
 SUPPLY_RESTORED, SUPPLY_RESTORED_AFTER_LONG_OUTAGE = 0x8F35, 0x8F36
 LONG_OUTAGE = timedelta(minutes=3)  # GBCS's three-minute rule
+OUTAGE_ALERT_ROLES = (Role.NETWORK_OPERATOR, Role.SUPPLIER)  # who hears of a restoration, in this order
 _OUTAGE = load_switch.MAINS_LOST
 
 
@@ -245,26 +246,28 @@ def mains_lost(device: Device, tx: Transaction) -> None:
         tx.log_event(device.eui, device.now, "supply-lost", "mains supply lost")
 
 
-def mains_restored(device: Device, tx: Transaction) -> bytes | None:
-    """The supply returns: the meter alerts the network operator (ECS80, 0x0067) — 8F36 after
-    an outage of three minutes or more, 8F35 after a shorter one — with the outage's start and
-    end, as RTDS's ECS80 alert carries them. Returns the alert (None: there was no outage, or
-    no network operator to tell)."""
+def mains_restored(device: Device, tx: Transaction) -> list[bytes]:
+    """The supply returns: the meter alerts the network operator and the supplier (ECS80,
+    0x0067), one alert each with its own counter — 8F36 after an outage of three minutes or
+    more, 8F35 after a shorter one — with the outage's start and end, as RTDS's ECS80 alert
+    (to the network operator) carries them. Returns the alerts (none: there was no outage).
+
+    RTDS records the alert to the network operator only; the supplier is told too because
+    both are accountable for the consumer's supply (we chose; see README, "Power outages")."""
     started = tx.register(device.eui, _OUTAGE)
-    operator = device.cells.get(Role.NETWORK_OPERATOR)
     if started is None:
-        return None
+        return []
     tx.set_register(device.eui, _OUTAGE, None)
     if load_switch.is_closed(device, tx):
         supply_resumed(tx, device)
     start = datetime.fromisoformat(started)
     code = SUPPLY_RESTORED_AFTER_LONG_OUTAGE if device.now - start >= LONG_OUTAGE else SUPPLY_RESTORED
     tx.log_event(device.eui, device.now, "supply-restored", f"after {device.now - start}", code=code)
-    if operator is None:
-        return None
-    return raise_dlms_alert(device, tx, operator.party, 0x0067, code,
-                            Data.octet_string(DlmsDateTime.from_datetime(start).encode()),
-                            Data.octet_string(DlmsDateTime.from_datetime(device.now).encode()))  # fmt: skip
+    recipients = [device.cells[role].party for role in OUTAGE_ALERT_ROLES if role in device.cells]
+    return [raise_dlms_alert(device, tx, recipient, 0x0067, code,
+                             Data.octet_string(DlmsDateTime.from_datetime(start).encode()),
+                             Data.octet_string(DlmsDateTime.from_datetime(device.now).encode()))  # fmt: skip
+            for recipient in recipients]
 
 
 # -- tamper --------------------------------------------------------------------------------------

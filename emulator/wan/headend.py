@@ -11,16 +11,21 @@ alerts, late or unmatched responses — waits in ``unsolicited``.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping, Sequence
 from types import TracebackType
 
 import aiomqtt
 
 import gbcs
+from gbcs import commands
+from gbcs.commands import CommandBuilder
+from gbcs.describe import Description, describe
 from gbcs.errors import GbcsError
 from gbcs.frame import Frame
-from gbcs.types import Cra
+from gbcs.types import Cra, Role
 
-from ..errors import LinkDown, NoResponse
+from ..errors import ConfigError, LinkDown, NoResponse
+from ..headend import HeadEnd
 from .link import Broker, down_topic
 
 __all__ = ["WanHeadEnd"]
@@ -29,10 +34,12 @@ _ALL_UP = "smwan/+/up"
 
 
 class WanHeadEnd:
-    """``async with WanHeadEnd(broker) as head_end: response = await head_end.exchange(hub, command)``."""
+    """``async with WanHeadEnd(broker) as head_end: response = await head_end.exchange(hub, command)``;
+    with a ``HeadEnd`` (the parties' keys), ``send`` builds the command from a use case's typed
+    parameters and returns the response decoded and verified."""
 
-    def __init__(self, broker: Broker, *, identifier: str = "head-end") -> None:
-        self.broker, self.identifier = broker, identifier
+    def __init__(self, broker: Broker, head_end: HeadEnd | None = None, *, identifier: str = "head-end") -> None:
+        self.broker, self.head_end, self.identifier = broker, head_end, identifier
         self.unsolicited: asyncio.Queue[bytes] = asyncio.Queue()
         self._waiting: dict[tuple[bytes, bytes, int], asyncio.Future[bytes]] = {}
         self._client: aiomqtt.Client | None = None
@@ -80,6 +87,23 @@ class WanHeadEnd:
                              f"within {timeout} s") from None  # fmt: skip
         finally:
             self._waiting.pop(key, None)
+
+    async def send(self, hub: bytes, use_case: str | CommandBuilder, recipient: bytes,
+                   params: Mapping[str, object] | Sequence[str] = (), *, role: Role | None = None,
+                   timeout: float = 10.0) -> Description:  # fmt: skip
+        """Build a command of ``use_case`` (``gbcs.commands``) for ``recipient`` behind ``hub``,
+        signed and MACed as its party, send it, and return its response decoded, with its
+        signature and MAC checked (``Description.passes_check``).
+
+        Raises:
+            gbcs.commands.ParameterError: bad parameters (named); NoResponse; LinkDown.
+        """
+        if self.head_end is None:
+            raise ConfigError("sending a use case needs the parties' keys: WanHeadEnd(broker, HeadEnd(keystore))")
+        builder = commands.builder(use_case) if isinstance(use_case, str) else use_case
+        command = self.head_end.build(builder, recipient, params, role=role)
+        answer = await self.exchange(hub, command, timeout=timeout)
+        return describe(answer, f"{builder.name} response", self.head_end.keystore)
 
     async def _read(self) -> None:
         assert self._client is not None

@@ -82,3 +82,27 @@ def test_real_and_scaled_clocks_run_timers_on_the_event_loop() -> None:
     assert START + timedelta(minutes=30) <= scaled_now < START + timedelta(hours=5)
     with pytest.raises(ValueError, match="positive"):
         ScaledClock(START, speed=0)
+
+
+def test_virtual_time_flows_with_the_loop_and_still_jumps() -> None:
+    async def scenario() -> tuple[list[str], timedelta]:
+        clock = VirtualClock(START)
+        seen: list[str] = []
+        clock.call_later(timedelta(seconds=30), lambda: seen.append("flowed"))
+        clock.call_later(timedelta(hours=1), lambda: seen.append("jumped"))
+        flowing = asyncio.create_task(clock.flow(speed=600))  # ten minutes a second
+        await asyncio.sleep(0.2)  # about two virtual minutes
+        assert seen == ["flowed"]
+        clock.advance(timedelta(hours=1))
+        flowing.cancel()
+        await asyncio.gather(flowing, return_exceptions=True)
+        return seen, clock.now() - START
+
+    seen, elapsed = asyncio.run(scenario())
+    assert seen == ["flowed", "jumped"]
+    assert timedelta(hours=1, minutes=1) <= elapsed < timedelta(hours=1, minutes=20)
+
+
+def test_virtual_time_refuses_to_flow_backwards() -> None:
+    with pytest.raises(ValueError, match="positive"):
+        asyncio.run(VirtualClock(START).flow(speed=0))

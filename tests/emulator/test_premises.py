@@ -13,7 +13,7 @@ import pytest
 import gbcs
 from emulator.clock import VirtualClock
 from emulator.devices.chf import device_log
-from emulator.errors import ConfigError, Replayed
+from emulator.errors import ConfigError, LinkDown, Replayed
 from emulator.pki_store import DEFAULT_PARTIES, PkiStore
 from emulator.premises import Premises, PremisesConfig
 from emulator.store import Store
@@ -288,31 +288,43 @@ def test_the_hub_reports_when_it_last_heard_each_device(pki: PkiStore, premises:
     assert DlmsDateTime.decode(entries[bytes(IHD)]).to_datetime() is None  # the display never spoke
 
 
-@pytest.mark.parametrize(("minutes", "code"), [(4, 0x8F36), (3, 0x8F36), (2, 0x8F35)])
-def test_a_mains_outage_alerts_the_network_operator_by_the_three_minute_rule(pki: PkiStore, premises: Premises,
-                                                                              minutes: int, code: int) -> None:  # fmt: skip
+@pytest.mark.parametrize(("outage", "code"), [(timedelta(minutes=4), 0x8F36), (timedelta(minutes=3), 0x8F36),
+                                              (timedelta(minutes=2, seconds=59), 0x8F35)])  # fmt: skip
+def test_a_mains_outage_alerts_the_network_operator_and_the_supplier_by_the_three_minute_rule(
+        pki: PkiStore, premises: Premises, outage: timedelta, code: int) -> None:  # fmt: skip
     from emulator.replay import data_shape
     from gbcs.types import DlmsDateTime
 
-    operator = next(p.eui for p in DEFAULT_PARTIES if p.role is Role.NETWORK_OPERATOR)
+    party = {p.role: p.eui for p in DEFAULT_PARTIES}
     premises.cut_mains()
     cut_at = premises.clock.now()
-    premises.clock.advance(timedelta(minutes=minutes))
+    assert not premises.mains_on and premises.outage_started() == cut_at
+    premises.clock.advance(outage)
     premises.restore_mains()
     premises.clock.advance(timedelta(seconds=1))
-    [(_, alert)] = premises.wan_outbox()
-    frame = gbcs.decode(alert)
-    assert (frame.cra.name, frame.originator, frame.recipient, frame.other_information.message_code) == (
-        "ALERT", ESME, operator, 0x0067)
-    assert gbcs.verify(frame, pki.keystore()).signature is Check.VALID
-    notification = decode_apdu(frame.content).value
-    code_item, _, start, end = notification.value
-    assert code_item.value == code
-    assert DlmsDateTime.decode(start.value).to_datetime() == cut_at
-    assert DlmsDateTime.decode(end.value).to_datetime() == cut_at + timedelta(minutes=minutes)
-    # the same shape as RTDS's ECS80 alert (its 8F36, primer §13.3)
+    alerts = [gbcs.decode(alert) for _, alert in premises.wan_outbox()]
+    assert [(f.cra.name, f.originator, f.recipient, f.other_information.message_code) for f in alerts] == [
+        ("ALERT", ESME, party[Role.NETWORK_OPERATOR], 0x0067), ("ALERT", ESME, party[Role.SUPPLIER], 0x0067)]
+    assert alerts[0].originator_counter < alerts[1].originator_counter  # each its own counter
     recorded = gbcs.decode(bytes.fromhex((RTDS / "messages/NA_ECS80/ECS80_NA_8F36_ALERT_GBCS.HEX").read_text()))
-    assert data_shape(notification) == data_shape(decode_apdu(recorded.content).value)
+    for frame in alerts:
+        assert gbcs.verify(frame, pki.keystore()).signature is Check.VALID
+        notification = decode_apdu(frame.content).value
+        code_item, _, start, end = notification.value
+        assert code_item.value == code
+        assert DlmsDateTime.decode(start.value).to_datetime() == cut_at
+        assert DlmsDateTime.decode(end.value).to_datetime() == cut_at + outage
+        # the same shape as RTDS's ECS80 alert (its 8F36, primer §13.3)
+        assert data_shape(notification) == data_shape(decode_apdu(recorded.content).value)
+    assert premises.mains_on
+
+
+def test_a_hub_without_mains_power_hears_nothing(pki: PkiStore, premises: Premises) -> None:
+    premises.cut_mains()
+    with pytest.raises(LinkDown, match="no mains power"):
+        premises.send(read_identity(pki, ESME, 5))
+    premises.restore_mains()
+    assert premises.send(read_identity(pki, ESME, 6)) is None  # relayed again
 
 
 def test_restoring_without_an_outage_alerts_nothing(premises: Premises) -> None:
@@ -331,8 +343,9 @@ def test_an_outage_spanning_a_restart_is_still_measured(pki: PkiStore, tmp_path:
     restarted.clock.advance(timedelta(seconds=1))
     restarted.restore_mains()
     restarted.clock.advance(timedelta(seconds=1))
-    [(_, alert)] = restarted.wan_outbox()
-    assert decode_apdu(gbcs.decode(alert).content).value.value[0].value == 0x8F36
+    codes = [decode_apdu(gbcs.decode(alert).content).value.value[0].value for _, alert in restarted.wan_outbox()]
+    assert codes == [0x8F36, 0x8F36]  # to the network operator and the supplier
+    assert restarted.mains_on
 
 
 def test_a_meter_cover_opened_alerts_the_supplier_through_the_hub(pki: PkiStore, premises: Premises) -> None:

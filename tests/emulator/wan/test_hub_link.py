@@ -1,113 +1,23 @@
 """The hub's SMWAN link against a real mosquitto: a command published for the hub comes back
 answered on its up topic; what the hub queued while the broker was away arrives once it is
-back (counted); bad input on the down topic stops nothing."""
+back (counted); bad input on the down topic stops nothing. The broker, the PKI and the
+commissioned premises are conftest.py's fixtures."""
 
 from __future__ import annotations
 
 import asyncio
-import dataclasses
-import getpass
-import shutil
-import socket
-import subprocess
-import time
-from collections.abc import Iterator
-from datetime import timedelta
-from pathlib import Path
 
 import aiomqtt
 import pytest
 
 import gbcs
-from emulator.clock import VirtualClock
-from emulator.pki_store import DEFAULT_PARTIES, PkiStore
-from emulator.premises import Premises, PremisesConfig
-from emulator.store import Store
+from emulator.pki_store import PkiStore
+from emulator.premises import Premises
 from emulator.wan import Broker, HubLink, down_topic, up_topic
+from emulator.wan.mosquitto import MosquittoProcess
 from gbcs.security import Check
-from gbcs.types import EUI64, DeviceType, Role
-from tests.conftest import RTDS
-from tests.emulator.helpers import NOW
-
-CONFIG = PremisesConfig.standard(7)
-CHF = CONFIG.of_type(DeviceType.CHF)[0]
-PARTY = {party.role: party.eui for party in DEFAULT_PARTIES}
-ECS26N = RTDS / "messages/6.2.4_ECS26n/ECS26n_6.2.4_SUCCESS_COMMAND_GBCS.HEX"
-
-MOSQUITTO = shutil.which("mosquitto") or ("/usr/sbin/mosquitto" if Path("/usr/sbin/mosquitto").exists() else None)
-if MOSQUITTO is None:
-    pytest.skip("mosquitto is not installed (scripts/install-system-deps test installs it)", allow_module_level=True)
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-SHIPPED = Path(__file__).resolve().parents[3] / "docker" / "mosquitto" / "smwan.conf"
-
-
-class Mosquitto:
-    """A mosquitto of the test's own on a free loopback port, with the settings the project
-    ships (``stock=True``: mosquitto's defaults); sessions persist across a restart."""
-
-    def __init__(self, directory: Path, *, stock: bool = False) -> None:
-        self.port = _free_port()
-        self.config = directory / "mosquitto.conf"
-        self.config.write_text("\n".join([
-            f"listener {self.port} 127.0.0.1", "allow_anonymous true",
-            f"user {getpass.getuser()}",  # run as root, mosquitto would drop to a user who cannot write here
-            f"persistence_location {directory}/", "persistence true",
-            "" if stock else SHIPPED.read_text(), "",
-        ]))  # fmt: skip
-        self.process: subprocess.Popen | None = None
-        self.stock = stock
-
-    def start(self) -> None:
-        self.process = subprocess.Popen([MOSQUITTO, "-c", str(self.config)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            with socket.socket() as probe:
-                if probe.connect_ex(("127.0.0.1", self.port)) == 0:
-                    return
-            time.sleep(0.05)
-        raise RuntimeError("mosquitto did not start")
-
-    def stop(self) -> None:
-        if self.process is not None:
-            self.process.terminate()
-            self.process.wait(10)
-            self.process = None
-
-
-@pytest.fixture(params=[False], ids=["shipped"])
-def mosquitto(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Mosquitto]:
-    broker = Mosquitto(tmp_path, stock=request.param)
-    broker.start()
-    yield broker
-    broker.stop()
-
-
-@pytest.fixture(scope="module")
-def pki(tmp_path_factory: pytest.TempPathFactory) -> PkiStore:
-    return PkiStore.create(tmp_path_factory.mktemp("pki") / "store", now=NOW - timedelta(days=1))
-
-
-@pytest.fixture
-def premises(pki: PkiStore, tmp_path: Path) -> Premises:
-    premises = Premises.create(Store(tmp_path / "premises.sqlite"), VirtualClock(NOW), pki, CONFIG)
-    premises.commission()
-    return premises
-
-
-def read_hub(pki: PkiStore, counter: int) -> bytes:
-    """RTDS's ECS26n (read the hub's identity), from our ACB for our supplier."""
-    frame = gbcs.decode(bytes.fromhex(ECS26N.read_text()))
-    other = dataclasses.replace(frame.other_information, supplementary_remote_party_id=PARTY[Role.SUPPLIER])
-    frame = dataclasses.replace(frame, originator=PARTY[Role.ACCESS_CONTROL_BROKER], recipient=EUI64(CHF),
-                                originator_counter=counter, other_information=other, mac=None)  # fmt: skip
-    return gbcs.encode(gbcs.add_mac(frame, pki.keystore(), broker=PARTY[Role.ACCESS_CONTROL_BROKER]))
+from gbcs.types import Role
+from tests.emulator.wan.conftest import CHF, PARTY, free_port, read_hub
 
 
 async def collect(port: int, count: int, publish: list[bytes], *, within: float = 10.0) -> list[bytes]:
@@ -140,7 +50,7 @@ async def with_link(premises: Premises, port: int, work):  # noqa: ANN001 - a co
         await asyncio.gather(task, return_exceptions=True)
 
 
-def test_a_command_for_the_hub_comes_back_answered(mosquitto: Mosquitto, premises: Premises, pki: PkiStore) -> None:
+def test_a_command_for_the_hub_comes_back_answered(mosquitto: MosquittoProcess, premises: Premises, pki: PkiStore) -> None:
     command = read_hub(pki, 10)
     [answer] = asyncio.run(with_link(premises, mosquitto.port, lambda _: collect(mosquitto.port, 1, [command])))
     frame = gbcs.decode(answer)
@@ -149,7 +59,7 @@ def test_a_command_for_the_hub_comes_back_answered(mosquitto: Mosquitto, premise
     assert premises.wan_outbox() == []  # marked sent once the broker had it
 
 
-def test_bad_input_on_the_down_topic_stops_nothing(mosquitto: Mosquitto, premises: Premises, pki: PkiStore) -> None:
+def test_bad_input_on_the_down_topic_stops_nothing(mosquitto: MosquittoProcess, premises: Premises, pki: PkiStore) -> None:
     answers = asyncio.run(with_link(premises, mosquitto.port,
                                     lambda _: collect(mosquitto.port, 1, [b"", b"\xdf\x09garbage", read_hub(pki, 11)])))  # fmt: skip
     assert gbcs.decode(answers[0]).originator_counter == 11
@@ -157,7 +67,7 @@ def test_bad_input_on_the_down_topic_stops_nothing(mosquitto: Mosquitto, premise
 
 
 def test_what_the_hub_queued_while_the_broker_was_away_arrives_after_it_returns(
-        mosquitto: Mosquitto, premises: Premises, pki: PkiStore) -> None:  # fmt: skip
+        mosquitto: MosquittoProcess, premises: Premises, pki: PkiStore) -> None:  # fmt: skip
     async def scenario(link: HubLink) -> list[bytes]:
         async with aiomqtt.Client("127.0.0.1", mosquitto.port, identifier="head-end", clean_session=False) as client:
             await client.subscribe(up_topic(CHF), qos=1)  # the head-end's session exists before the outage
@@ -179,7 +89,7 @@ BURST = 5000
 
 
 @pytest.mark.parametrize("mosquitto", [False, True], ids=["shipped-settings", "stock-mosquitto"], indirect=True)
-def test_a_burst_of_alerts_for_a_head_end_that_is_away_arrives_complete(mosquitto: Mosquitto, premises: Premises) -> None:
+def test_a_burst_of_alerts_for_a_head_end_that_is_away_arrives_complete(mosquitto: MosquittoProcess, premises: Premises) -> None:
     """Several thousand alerts published while the head-end is disconnected: with the shipped
     settings every one arrives; stock mosquitto (1000 queued at most) silently drops the rest,
     the trap the settings exist for."""
@@ -216,7 +126,7 @@ def test_a_burst_of_alerts_for_a_head_end_that_is_away_arrives_complete(mosquitt
 
 
 def test_the_head_end_exchanges_a_command_for_its_response_and_says_when_none_comes(
-        mosquitto: Mosquitto, premises: Premises, pki: PkiStore) -> None:  # fmt: skip
+        mosquitto: MosquittoProcess, premises: Premises, pki: PkiStore) -> None:  # fmt: skip
     from emulator.errors import NoResponse
     from emulator.wan import WanHeadEnd
 
@@ -241,7 +151,7 @@ def test_a_head_end_without_a_broker_is_told_so() -> None:
     from emulator.wan import WanHeadEnd
 
     async def connect() -> None:
-        async with WanHeadEnd(Broker(port=_free_port())):
+        async with WanHeadEnd(Broker(port=free_port())):
             pass
 
     with pytest.raises(LinkDown):

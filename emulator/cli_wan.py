@@ -1,0 +1,377 @@
+"""The SMWAN's commands of ``smets-emu``: ``run`` (premises on a broker), ``send`` (a
+head-end command), ``listen`` (what comes up) and ``demo``. Parsing and printing only; the
+work is in ``emulator.site``, ``emulator.wan`` and ``emulator.demo``.
+
+A state directory (``--state``, default ``smets-emu-state``) ties them together: ``run``
+keeps the PKI and the premises there and writes ``broker.json`` (where the broker it uses
+listens), which ``send`` and ``listen`` read when no ``--broker`` is given; ``send`` keeps the
+head-end's originator counters in ``head-end.json`` so that each command's exceeds the last.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from gbcs.commands import BUILDERS, KINDS, REQUIRED, ParameterError, builder
+from gbcs.describe import describe, to_text
+from gbcs.errors import GbcsError, KeyStoreError
+from gbcs.types import EUI64, DeviceType, Role
+
+from .errors import ConfigError, EmulatorError, LinkDown, NoResponse
+from .headend import HeadEnd
+from .pki_store import PkiStore
+from .premises import PremisesConfig
+from .site import Site, SiteConfig
+from .wan.link import Broker
+
+EXIT_OK, EXIT_CHECK_FAILED, EXIT_USAGE, EXIT_NO_RESPONSE = 0, 1, 2, 3
+DEFAULT_STATE = Path("smets-emu-state")
+
+
+def add_wan_commands(commands: argparse._SubParsersAction) -> None:
+    run = commands.add_parser(
+        "run", help="run premises on the SMWAN until stopped",
+        description="Run a configured set of premises against an MQTT broker (an embedded one on a "
+        "free port unless --broker or the configuration names one), with a live status display. "
+        "Stop with Ctrl-C. Options override the configuration file.",
+    )  # fmt: skip
+    run.add_argument("--config", type=Path, metavar="FILE", help="TOML configuration (see emulator/site.py)")
+    run.add_argument("--premises", type=int, metavar="N", help="how many premises (default 1)")
+    run.add_argument("--state", type=Path, metavar="DIR", help=f"state directory (default {DEFAULT_STATE})")
+    run.add_argument("--broker", metavar="URL", help="mqtt://[user:password@]host[:port]")
+    run.add_argument("--speed", type=float, metavar="X", help="virtual seconds per real second (default 1)")
+    run.add_argument("--duration", type=float, metavar="SECONDS", help="stop after this many real seconds")
+    run.add_argument("--quiet", action="store_true", help="no live display; a summary at the end")
+    run.set_defaults(run=_run_run)
+
+    send = commands.add_parser(
+        "send", help="send a use case's command to a hub and print its verified response",
+        description="Build a command for USE_CASE from typed parameters, sign and MAC it as the use "
+        "case's party with the PKI's keys, publish it for the hub, wait for the response, check its "
+        "signature or MAC, and print it decoded. Exit 0: answered and checked; 1: the response "
+        "failed its checks or reports a failure; 2: bad usage; 3: no response in time or no broker.",
+    )  # fmt: skip
+    send.add_argument("use_case", nargs="?", metavar="USE_CASE", help="e.g. ECS17b; --list shows them")
+    send.add_argument("params", nargs="*", metavar="NAME=VALUE", help="the use case's parameters")
+    send.add_argument("--params", dest="params_json", metavar="JSON", help="parameters as a JSON object (or @FILE)")
+    send.add_argument("--list", action="store_true", help="list the use cases and their parameters")
+    send.add_argument("--state", type=Path, default=DEFAULT_STATE, metavar="DIR", help=f"state directory (default {DEFAULT_STATE})")
+    send.add_argument("--premises", type=_premises_number, default=1, metavar="N", help="the premises to address (default 1)")
+    send.add_argument("--hub", type=_eui64, metavar="EUI64", help="the CHF (default: premises N's)")
+    send.add_argument("--to", type=_eui64, metavar="EUI64", help="the device (default: premises N's of the use case's type)")
+    send.add_argument("--role", type=_role, metavar="ROLE", help="send as this party (default: the use case's)")
+    send.add_argument("--broker", metavar="URL", help="default: the one `smets-emu run` recorded in the state directory")
+    send.add_argument("--timeout", type=float, default=30.0, metavar="SECONDS", help="wait this long for the response (default 30)")
+    send.add_argument("--json", action="store_true", help="print the response as one JSON object")
+    send.set_defaults(run=_run_send)
+
+    listen = commands.add_parser("listen", help="print the responses and alerts hubs send, as they arrive")
+    listen.add_argument("--state", type=Path, default=DEFAULT_STATE, metavar="DIR", help="for the PKI and the broker")
+    listen.add_argument("--broker", metavar="URL")
+    listen.add_argument("--hub", type=_eui64, metavar="EUI64", help="only this hub (default: every hub)")
+    listen.add_argument("--count", type=int, metavar="N", help="stop after N messages")
+    listen.add_argument("--timeout", type=float, metavar="SECONDS", help="stop after this many seconds")
+    listen.add_argument("--json", action="store_true", help="one JSON object per message")
+    listen.set_defaults(run=_run_listen)
+
+    demo = commands.add_parser(
+        "demo", help="one premises on an embedded broker, driven through its use cases and an outage",
+        description="Start an embedded broker (or use --broker), make a test PKI and one premises, "
+        "commission it, send real use cases through the head-end (read registers, set a tariff, add "
+        "credit, read the profile, read the gas register), cut the mains for four minutes of virtual "
+        "time, and print every step's verified result and the outage alerts.",
+    )  # fmt: skip
+    demo.add_argument("--state", type=Path, metavar="DIR", help="keep the demo's state here (default: a temporary directory)")
+    demo.add_argument("--broker", metavar="URL")
+    demo.set_defaults(run=_run_demo)
+
+
+def _eui64(text: str) -> EUI64:
+    try:
+        return EUI64(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _premises_number(text: str) -> int:
+    try:
+        number = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 1 <= number < 1 << 24:
+        raise argparse.ArgumentTypeError("a premises number is from 1 to 16777215")
+    return number
+
+
+def _role(text: str) -> Role:
+    try:
+        return Role[text.upper().replace("-", "_")]
+    except KeyError:
+        raise argparse.ArgumentTypeError(f"not a role: {text!r}; one of {', '.join(r.name.lower() for r in Role)}") from None
+
+
+def _fail(command: str, message: object, status: int = EXIT_USAGE) -> int:
+    print(f"smets-emu {command}: {message}", file=sys.stderr)
+    return status
+
+
+# -- broker.json: where the running site's broker is ---------------------------------------------
+
+
+def _recorded_broker(state: Path, given: str | None) -> Broker:
+    """The broker named by ``--broker``, or the one ``run`` recorded in ``state``.
+
+    Raises:
+        ConfigError: neither, or a bad URL.
+    """
+    if given:
+        return Broker.from_url(given)
+    path = state / "broker.json"
+    try:
+        return Broker.from_url(json.loads(path.read_text())["url"])
+    except FileNotFoundError:
+        raise ConfigError(f"no --broker given and no {path} (written by a running `smets-emu run --state {state}`)") from None
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise ConfigError(f"{path} is unreadable: {error}") from None
+
+
+# -- run ---------------------------------------------------------------------------------------------
+
+
+def _run_run(args: argparse.Namespace) -> int:
+    try:
+        config = SiteConfig.from_toml(args.config) if args.config else SiteConfig()
+        overrides = {key: value for key, value in (("premises", args.premises), ("state", args.state), ("speed", args.speed))
+                     if value is not None}  # fmt: skip
+        if args.broker:
+            overrides["broker"] = Broker.from_url(args.broker)
+        config = SiteConfig(**{**config.__dict__, **overrides})
+        site = Site.open(config)
+    except EmulatorError as error:
+        return _fail("run", error)
+    try:
+        return asyncio.run(_serve(site, args))
+    except LinkDown as error:
+        return _fail("run", error, EXIT_NO_RESPONSE)
+    finally:
+        site.close()
+
+
+async def _serve(site: Site, args: argparse.Namespace) -> int:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    if args.duration is not None:
+        loop.call_later(args.duration, stop.set)
+    async with _site_broker(site.config.broker) as broker:
+        record = Path(site.config.state) / "broker.json"
+        record.write_text(json.dumps({"url": broker.url, "pid": os.getpid()}))
+        runner = asyncio.create_task(site.run(broker))
+        try:
+            if args.quiet:
+                print(f"running {len(site.premises)} premises on {broker.url}; state in {site.config.state}", flush=True)
+                await _until(stop, runner)
+            else:
+                await _live(site, broker, stop, runner)
+        finally:
+            runner.cancel()
+            await asyncio.gather(runner, return_exceptions=True)
+            record.unlink(missing_ok=True)
+    status = site.status()
+    print(f"stopped: {status['premises']} premises, {status['received']} commands received, {status['sent']} frames sent, "
+          f"{status['reconnects']} reconnections; virtual time {status['time']:%Y-%m-%d %H:%M:%S}Z")  # fmt: skip
+    if runner.done() and not runner.cancelled() and runner.exception() is not None:
+        return _fail("run", runner.exception(), EXIT_NO_RESPONSE)
+    return EXIT_OK
+
+
+async def _until(stop: asyncio.Event, runner: asyncio.Task) -> None:
+    stopping = asyncio.create_task(stop.wait())
+    await asyncio.wait({stopping, runner}, return_when=asyncio.FIRST_COMPLETED)
+    stopping.cancel()
+
+
+async def _live(site: Site, broker: Broker, stop: asyncio.Event, runner: asyncio.Task) -> None:
+    from rich.live import Live
+    from rich.table import Table
+
+    def table() -> Table:
+        status = site.status()
+        view = Table(title=f"smets-emu run — {broker.url} — state {site.config.state}")
+        for column in ("virtual time", "premises", "connected", "mains off", "commands in", "frames out", "reconnects"):
+            view.add_column(column, justify="right")
+        view.add_row(f"{status['time']:%Y-%m-%d %H:%M:%S}Z", str(status["premises"]), str(status["connected"]),
+                     str(status["mains_off"]), str(status["received"]), str(status["sent"]), str(status["reconnects"]))  # fmt: skip
+        return view
+
+    with Live(table(), refresh_per_second=4, transient=False) as live:
+        while not stop.is_set() and not runner.done():
+            live.update(table())
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), 0.25)
+        live.update(table())
+
+
+@contextlib.asynccontextmanager
+async def _site_broker(broker: Broker | None) -> AsyncIterator[Broker]:
+    if broker is not None:
+        yield broker
+        return
+    from .wan.broker import EmbeddedBroker
+
+    async with EmbeddedBroker() as embedded:
+        yield embedded
+
+
+# -- send ------------------------------------------------------------------------------------------
+
+
+def _run_send(args: argparse.Namespace) -> int:
+    if args.list:
+        for name, each in sorted(BUILDERS.items()):
+            print(f"{name:<8} {each.target.name:<5} {each.summary}  (as {each.role.name.lower()})")
+            for parameter in each.parameters:
+                default = ("required" if parameter.default is REQUIRED else
+                           "optional" if parameter.default in (None, "", ()) else f"default {parameter.default}")  # fmt: skip
+                print(f"         {parameter.name}: {KINDS.get(parameter.kind, parameter.kind)}, {default} — {parameter.help}")
+        return EXIT_OK
+    if not args.use_case:
+        return _fail("send", "name a use case (smets-emu send --list shows them)")
+    try:
+        use_case = builder(args.use_case)
+        params = _parameters(args)
+        use_case.parse(params)  # bad parameters are found before anything is opened
+        pki = PkiStore.open(args.state / "pki")
+        layout = PremisesConfig.standard(args.premises)
+        hub = args.hub or layout.of_type(DeviceType.CHF)[0]
+        recipient = args.to or (layout.of_type(use_case.target) or [None])[0]
+        if recipient is None:
+            raise ConfigError(f"premises {args.premises} has no {use_case.target.name}; give --to")
+        broker = _recorded_broker(args.state, args.broker)
+        counters = args.state / "head-end.json"
+        head_end = HeadEnd(pki.keystore(), first_counter=_next_counter(counters))
+        reply = asyncio.run(_send(head_end, broker, hub, use_case.name, recipient, params, args.role, args.timeout))
+        _save_counter(counters, head_end)
+    except ParameterError as error:
+        return _fail("send", error)
+    except (NoResponse, LinkDown) as error:
+        return _fail("send", error, EXIT_NO_RESPONSE)
+    except (EmulatorError, KeyStoreError, LookupError) as error:
+        return _fail("send", error)
+    print(json.dumps(reply.to_json()) if args.json else to_text(reply))
+    failed = any(result.get("result") != 0 for result in ((reply.to_json().get("payload") or {}).get("results") or []))
+    return EXIT_CHECK_FAILED if failed or not reply.passes_check else EXIT_OK
+
+
+async def _send(head_end: HeadEnd, broker: Broker, hub, use_case, recipient, params, role, timeout):  # noqa: ANN001, ANN202
+    async with head_end.connect(broker) as wan:
+        return await wan.send(hub, use_case, recipient, params, role=role, timeout=timeout)
+
+
+def _parameters(args: argparse.Namespace) -> dict | list[str]:
+    if args.params_json is None:
+        return list(args.params)
+    if args.params:
+        raise ConfigError("give parameters either as NAME=VALUE or with --params, not both")
+    text = args.params_json
+    try:
+        if text.startswith("@"):
+            text = Path(text[1:]).read_text()
+        document = json.loads(text)
+    except OSError as error:
+        raise ConfigError(f"cannot read {args.params_json[1:]}: {error.strerror}") from None
+    except json.JSONDecodeError as error:
+        raise ConfigError(f"--params is not JSON: {error}") from None
+    if not isinstance(document, dict):
+        raise ConfigError("--params must be a JSON object of parameter names and values")
+    return document
+
+
+def _next_counter(path: Path) -> int:
+    try:
+        return int(json.loads(path.read_text())["next_counter"])
+    except FileNotFoundError:
+        return 1
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise ConfigError(f"{path} is unreadable ({error}); remove it only if no device has seen its counters") from None
+
+
+def _save_counter(path: Path, head_end: HeadEnd) -> None:
+    """Durably, so the next ``send`` never reuses a counter (a device would refuse it as a replay)."""
+    used = max(head_end.next_counter(party) for party in {head_end.party(role) for role in Role
+                                                         if head_end.keystore.parties_with_role(role)})  # fmt: skip
+    staging = path.with_suffix(".tmp")
+    with open(staging, "w") as out:
+        json.dump({"next_counter": used}, out)
+        out.flush()
+        os.fsync(out.fileno())
+    staging.replace(path)
+
+
+# -- listen ------------------------------------------------------------------------------------------
+
+
+def _run_listen(args: argparse.Namespace) -> int:
+    try:
+        broker = _recorded_broker(args.state, args.broker)
+        pki_dir = args.state / "pki"
+        keystore = PkiStore.open(pki_dir).keystore() if pki_dir.is_dir() else None
+        return asyncio.run(_listen(broker, keystore, args))
+    except LinkDown as error:
+        return _fail("listen", error, EXIT_NO_RESPONSE)
+    except EmulatorError as error:
+        return _fail("listen", error)
+    except KeyboardInterrupt:
+        return EXIT_OK
+
+
+async def _listen(broker: Broker, keystore, args: argparse.Namespace) -> int:  # noqa: ANN001
+    import aiomqtt
+
+    topic = f"smwan/{bytes(args.hub).hex().upper()}/up" if args.hub else "smwan/+/up"
+    seen = 0
+    try:
+        async with aiomqtt.Client(broker.host, broker.port, username=broker.username, password=broker.password) as client:
+            await client.subscribe(topic, qos=1)
+            async with asyncio.timeout(args.timeout):
+                async for message in client.messages:
+                    data = bytes(message.payload) if isinstance(message.payload, bytes | bytearray) else b""
+                    try:
+                        description = describe(data, str(message.topic), keystore)
+                    except GbcsError as error:  # describe reports decode errors itself; this is belt and braces
+                        print(f"{message.topic}: {error}")
+                        continue
+                    print(json.dumps(description.to_json()) if args.json else to_text(description) + "\n", flush=True)
+                    seen += 1
+                    if args.count is not None and seen >= args.count:
+                        break
+    except TimeoutError:
+        pass
+    except aiomqtt.MqttError as error:
+        raise LinkDown(f"the broker at {broker.url}: {error}") from None
+    return EXIT_OK
+
+
+# -- demo --------------------------------------------------------------------------------------------
+
+
+def _run_demo(args: argparse.Namespace) -> int:
+    from .demo import run_demo
+
+    try:
+        broker = Broker.from_url(args.broker) if args.broker else None
+        asyncio.run(run_demo(args.state, broker, say=lambda line: print(line, flush=True)))
+    except (NoResponse, LinkDown) as error:
+        return _fail("demo", error, EXIT_NO_RESPONSE)
+    except EmulatorError as error:
+        return _fail("demo", error, EXIT_CHECK_FAILED)
+    return EXIT_OK

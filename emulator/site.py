@@ -1,0 +1,180 @@
+"""A site: the premises one emulator process runs on the SMWAN (``smets-emu run``).
+
+One state directory holds everything a restart needs: ``pki/`` (the test PKI, made on first
+run), ``premises.sqlite`` (every premises' devices, one store) and nothing else. Premises
+``1..N`` have the devices ``PremisesConfig.standard(n)`` gives, so the same configuration
+always gives the same hubs; a premises the store lacks is provisioned and commissioned, one
+it holds is loaded as it was. Time is a ``VirtualClock`` that flows ``speed`` times as fast
+as real time, and jumps when a scenario says so.
+
+The configuration file (TOML; every key optional)::
+
+    premises = 1                      # how many premises
+    state = "smets-emu-state"         # the state directory
+    broker = "mqtt://127.0.0.1:1883"  # absent: the caller starts an embedded broker
+    speed = 1.0                       # virtual seconds per real second
+    start = 2026-12-01T00:00:00Z      # the virtual clock's first moment; default: now
+
+    [wan]                             # every hub's WAN (emulator.wan.WanConditions)
+    latency = 0.0                     # seconds, each way
+    loss = 0.0                        # probability, each way
+    seed = 0
+"""
+
+from __future__ import annotations
+
+import asyncio
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+from .clock import VirtualClock
+from .errors import ConfigError, StoreError
+from .pki_store import PkiStore
+from .premises import Premises, PremisesConfig
+from .store import Store
+from .wan.control import ControlPlane
+from .wan.link import Broker, HubLink, WanConditions
+
+__all__ = ["Site", "SiteConfig"]
+
+MAX_PREMISES = 10_000  # a site is one process; fleets (many processes) are another matter
+
+
+@dataclass(frozen=True)
+class SiteConfig:
+    premises: int = 1
+    state: Path = Path("smets-emu-state")
+    broker: Broker | None = None
+    speed: float = 1.0
+    start: datetime | None = None
+    wan: WanConditions = field(default_factory=WanConditions)
+
+    def __post_init__(self) -> None:
+        if isinstance(self.premises, bool) or not isinstance(self.premises, int) or not 1 <= self.premises <= MAX_PREMISES:
+            raise ConfigError(f"premises must be a whole number from 1 to {MAX_PREMISES}, not {self.premises!r}")
+        if isinstance(self.speed, bool) or not isinstance(self.speed, int | float) or not 0 < self.speed <= 1e6:
+            raise ConfigError(f"speed must be a number above 0 (at most 1e6), not {self.speed!r}")
+
+    @classmethod
+    def from_toml(cls, path: Path) -> SiteConfig:
+        """Read a configuration file (the module docstring shows its keys).
+
+        Raises:
+            ConfigError: unreadable, not TOML, or a key or value that is wrong (named).
+        """
+        try:
+            document = tomllib.loads(Path(path).read_text())
+        except OSError as error:
+            raise ConfigError(f"cannot read {path}: {error.strerror}") from None
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+            raise ConfigError(f"{path} is not TOML: {error}") from None
+        return cls.from_mapping(document, source=str(path))
+
+    @classmethod
+    def from_mapping(cls, document: Mapping[str, Any], *, source: str = "the configuration") -> SiteConfig:
+        unknown = set(document) - {"premises", "state", "broker", "speed", "start", "wan"}
+        if unknown:
+            raise ConfigError(f"{source}: unknown key(s) {', '.join(sorted(unknown))}")
+        values: dict[str, Any] = {key: document[key] for key in ("premises", "speed") if key in document}
+        if "state" in document:
+            values["state"] = Path(_typed(document, "state", str, source))
+        if "broker" in document:
+            values["broker"] = Broker.from_url(_typed(document, "broker", str, source))
+        if "start" in document:
+            start = _typed(document, "start", datetime, source)
+            values["start"] = start if start.tzinfo else start.replace(tzinfo=timezone.utc)
+        wan = document.get("wan", {})
+        if not isinstance(wan, Mapping) or set(wan) - {"latency", "loss", "seed"}:
+            raise ConfigError(f"{source}: [wan] takes latency, loss and seed")
+        try:
+            values["wan"] = WanConditions(**wan)
+            return cls(**values)
+        except TypeError as error:
+            raise ConfigError(f"{source}: {error}") from None
+        except ConfigError as error:
+            raise ConfigError(f"{source}: {error}") from None
+
+
+def _typed(document: Mapping[str, Any], key: str, kind: type, source: str) -> Any:
+    value = document[key]
+    if not isinstance(value, kind):
+        raise ConfigError(f"{source}: {key} must be a {kind.__name__}, not {value!r}")
+    return value
+
+
+class Site:
+    """The premises of one emulator process, each with its hub's link to ``broker``."""
+
+    def __init__(self, config: SiteConfig, premises: list[Premises], clock: VirtualClock, pki: PkiStore) -> None:
+        self.config, self.premises, self.clock, self.pki = config, premises, clock, pki
+        self.links: dict[str, HubLink] = {}
+
+    @classmethod
+    def open(cls, config: SiteConfig, *, now: datetime | None = None) -> Site:
+        """Open (or make) the state directory: the PKI, the store, premises 1..N.
+
+        Raises:
+            StoreError: the state directory cannot be made, read or written.
+        """
+        start = config.start or now or datetime.now(timezone.utc)
+        state = Path(config.state)
+        try:
+            state.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise StoreError(f"cannot create the state directory {state}: {error.strerror}") from None
+        pki_dir = state / "pki"
+        pki = PkiStore.open(pki_dir) if pki_dir.is_dir() else PkiStore.create(pki_dir, now=start - timedelta(days=1))
+        store, clock = Store(state / "premises.sqlite"), VirtualClock(start)
+        premises = []
+        for number in range(1, config.premises + 1):
+            layout = PremisesConfig.standard(number)
+            try:
+                premises.append(Premises.load(store, clock, layout, seed=number))
+            except StoreError:
+                fresh = Premises.create(store, clock, pki, layout, seed=number)
+                fresh.commission()
+                premises.append(fresh)
+        clock.advance(timedelta(seconds=1))  # meters open their tunnels
+        return cls(config, premises, clock, pki)
+
+    def hub(self, number: int) -> Premises:
+        """Premises ``number`` (from 1)."""
+        return self.premises[number - 1]
+
+    async def run(self, broker: Broker | None = None, *, ready: asyncio.Event | None = None) -> None:
+        """Run until cancelled: time flows, every hub holds its link, the control plane
+        serves ``smwan/+/control``. ``ready`` is set once every hub is connected."""
+        broker = broker or self.config.broker
+        if broker is None:
+            raise ConfigError("no broker: give one in the configuration or start an embedded one")
+        self.links = {}
+        for premises in self.premises:
+            link = HubLink(premises, broker, conditions=replace(self.config.wan, seed=self.config.wan.seed + len(self.links)))
+            self.links[link.hub] = link
+        async with asyncio.TaskGroup() as group:
+            group.create_task(self.clock.flow(self.config.speed))
+            for link in self.links.values():
+                group.create_task(link.run())
+            group.create_task(ControlPlane(broker, self.links).run())
+            if ready is not None:
+                await asyncio.gather(*(link.connected.wait() for link in self.links.values()))
+                ready.set()
+
+    def status(self) -> dict:
+        """Figures for a status display: time, hubs connected, frames each way."""
+        links = list(self.links.values())
+        return {
+            "time": self.clock.now(), "premises": len(self.premises),
+            "connected": sum(link.connected.is_set() for link in links),
+            "received": sum(link.received for link in links), "sent": sum(link.sent for link in links),
+            "reconnects": sum(link.reconnects for link in links),
+            "mains_off": sum(not premises.mains_on for premises in self.premises),
+        }  # fmt: skip
+
+    def close(self) -> None:
+        if self.premises:
+            self.premises[0].store.close()

@@ -1,0 +1,130 @@
+"""``smets-emu run``, ``send`` and ``listen`` as a lab uses them, against a real mosquitto:
+a site runs in its own process, the head-end's commands reach its meters and come back
+verified, counters carry across invocations, and every bad input gets a clear message and
+its exit status."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from emulator.cli import main
+from emulator.wan.mosquitto import MosquittoProcess, find_mosquitto
+
+SMETS_EMU = [sys.executable, "-m", "emulator.cli"]
+
+
+@pytest.fixture
+def mosquitto(tmp_path: Path) -> Iterator[MosquittoProcess]:
+    if find_mosquitto() is None:
+        print("mosquitto is not installed (scripts/install-system-deps test installs it)")
+        pytest.skip("mosquitto is not installed (scripts/install-system-deps test installs it)")
+    with MosquittoProcess(tmp_path / "mosquitto") as broker:
+        yield broker
+
+
+@pytest.fixture
+def site(tmp_path: Path, mosquitto: MosquittoProcess) -> Iterator[Path]:
+    """``smets-emu run`` in its own process (an hour of virtual time a second), until the test ends."""
+    state = tmp_path / "state"
+    process = subprocess.Popen([*SMETS_EMU, "run", "--quiet", "--state", str(state), "--broker", mosquitto.broker.url,
+                                "--speed", "3600"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    deadline = time.monotonic() + 60
+    while not (state / "broker.json").exists():
+        assert process.poll() is None, process.communicate()
+        assert time.monotonic() < deadline, "smets-emu run did not start"
+        time.sleep(0.1)
+    yield state
+    process.send_signal(signal.SIGTERM)
+    out, err = process.communicate(timeout=20)
+    assert process.returncode == 0, err
+    assert "stopped: 1 premises" in out
+    assert not (state / "broker.json").exists()  # a stopped site does not pretend to run
+
+
+def test_send_reads_the_meter_and_prints_the_verified_response(site: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["send", "ECS17b", "--state", str(site)]) == 0
+    out = capsys.readouterr().out
+    assert "0x0027 ECS17b" in out and "mac                   valid" in out and "originator            5E4D550000000102" in out
+
+
+def test_send_takes_json_parameters_and_counters_carry_across_invocations(site: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["send", "ECS04a", "--params", '{"amount": "5.00"}', "--state", str(site), "--json"]) == 0
+    first = json.loads(capsys.readouterr().out)
+    assert first["signature"] == "valid" and first["payload"]["results"][0]["result_name"] == "success"
+    # a second head-end invocation: its counter must exceed the first's, or the meter refuses a replay
+    assert main(["send", "ECS04a", "amount=-2.50", "--state", str(site), "--json"]) == 0
+    second = json.loads(capsys.readouterr().out)
+    assert second["counter"] > first["counter"]
+    assert json.loads((site / "head-end.json").read_text())["next_counter"] > second["counter"]
+
+
+def test_listen_prints_what_hubs_send(site: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    listener = subprocess.Popen([*SMETS_EMU, "listen", "--state", str(site), "--count", "1", "--timeout", "30", "--json"],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    time.sleep(1.5)  # its subscription is in place
+    assert main(["send", "GCS13a", "--state", str(site), "--timeout", "30"]) == 0
+    out, err = listener.communicate(timeout=40)
+    assert listener.returncode == 0, err
+    [line] = out.splitlines()
+    heard = json.loads(line)
+    assert (heard["cra"], heard["message_code"], heard["mac"]) == ("response", 0x0074, "valid")
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["send"], "name a use case"),
+    (["send", "XYZ99"], "XYZ99"),
+    (["send", "ECS04a"], "'amount'"),
+    (["send", "ECS04a", "amount=lots"], "'amount'"),
+    (["send", "ECS22b", "start=yesterday", "end=2026-01-01T00:00:00Z"], "'start'"),
+    (["send", "ECS04a", "--params", "{not json"], "not JSON"),
+    (["send", "ECS04a", "--params", "[1]"], "JSON object"),
+    (["send", "ECS04a", "--params", "@/nonexistent/params.json"], "cannot read"),
+])  # fmt: skip
+def test_send_refuses_bad_input_with_a_clear_message(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                      argv: list[str], message: str) -> None:  # fmt: skip
+    assert main([*argv, "--state", str(tmp_path)]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_send_without_a_site_or_a_broker_says_what_is_missing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["pki", "init", str(tmp_path / "pki")]) == 0
+    assert main(["send", "ECS17b", "--state", str(tmp_path)]) == 2
+    assert "no --broker given and no" in capsys.readouterr().err
+    assert main(["send", "ECS17b", "--state", str(tmp_path), "--broker", "http://x"]) == 2
+    assert "mqtt://" in capsys.readouterr().err
+
+
+def test_send_with_nobody_answering_exits_3(tmp_path: Path, mosquitto: MosquittoProcess,
+                                           capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+    assert main(["pki", "init", str(tmp_path / "pki")]) == 0
+    assert main(["pki", "device", str(tmp_path / "pki"), "--eui", "5E4D550000000102", "--type", "esme"]) == 0  # premises 1's
+    assert main(["send", "ECS17b", "--state", str(tmp_path), "--broker", mosquitto.broker.url, "--timeout", "0.5"]) == 3
+    assert "no response" in capsys.readouterr().err
+
+
+def test_run_refuses_a_bad_configuration(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = tmp_path / "site.toml"
+    config.write_text("premises = 0\n")
+    assert main(["run", "--config", str(config), "--state", str(tmp_path / "s")]) == 2
+    assert "premises must be" in capsys.readouterr().err
+    config.write_text("premises = 1\n[wan]\nloss = 2\n")
+    assert main(["run", "--config", str(config)]) == 2
+    assert "loss" in capsys.readouterr().err
+    config.write_text("premises = [\n")
+    assert main(["run", "--config", str(config)]) == 2
+    assert "not TOML" in capsys.readouterr().err
+    assert main(["run", "--config", str(tmp_path / "missing.toml")]) == 2
+    assert "cannot read" in capsys.readouterr().err
+
+
+def test_listen_says_when_the_broker_is_not_there(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["listen", "--state", str(tmp_path), "--broker", "mqtt://127.0.0.1:9", "--timeout", "2"]) == 3
+    assert "the broker at mqtt://127.0.0.1:9" in capsys.readouterr().err
