@@ -53,6 +53,8 @@ _LINKED = {
     "0.0.94.44.128.28": ((10, "0.1.12.0.1.255", "0.0.12.0.1.255", (2,)),),  # non-disablement calendar
     "0.0.94.44.128.26": ((10, "0.1.12.0.2.255", "0.0.12.0.2.255", (2,)),),  # ALCS calendar
     "0.1.19.0.0.255": ((111, "0.1.19.0.0.255", "0.0.19.0.0.255", (2, 11)),),  # payment mode and its credit/charge configuration
+    # block tariff thresholds of rates 1-8 (register monitors), with ECS01a's threshold activation time
+    "0.0.63.1.1.255": tuple((21, f"0.0.16.1.{rate}.255", f"0.0.16.0.{rate}.255", (2,)) for rate in range(11, 19)),
 }
 
 

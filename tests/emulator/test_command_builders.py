@@ -102,8 +102,6 @@ def test_a_tariff_set_now_is_what_the_tariff_read_returns(premises: Premises, he
     assert [entry.value[1].value for entry in read[16].value[2].value[:3]] == [21210, 10000, 0]  # per kWh
 
 
-@pytest.mark.xfail(reason="firmware: esme_activation.py does not activate the block thresholds (0.0.16.1.x -> "
-                          "0.0.16.0.x) that ECS01a's 0.0.63.1.1.255 activation time covers", strict=True)  # fmt: skip
 def test_block_thresholds_set_now_are_what_the_tariff_read_returns(premises: Premises, head_end: HeadEnd) -> None:
     send(premises, head_end, "ECS01a", {"block_prices": "0.1/0.2", "block_thresholds": "5000",
                                         "day_profiles": "1: 00:00=101"})  # fmt: skip
