@@ -49,6 +49,7 @@ def add_wan_commands(commands: argparse._SubParsersAction) -> None:
     run.add_argument("--broker", metavar="URL", help="mqtt://[user:password@]host[:port]")
     run.add_argument("--speed", type=float, metavar="X", help="virtual seconds per real second (default 1)")
     run.add_argument("--duration", type=float, metavar="SECONDS", help="stop after this many real seconds")
+    run.add_argument("--auth", type=Path, metavar="FILE", help="per-hub broker accounts (from smets-emu auth)")
     run.add_argument("--quiet", action="store_true", help="no live display; a summary at the end")
     run.set_defaults(run=_run_run)
 
@@ -81,6 +82,19 @@ def add_wan_commands(commands: argparse._SubParsersAction) -> None:
     listen.add_argument("--timeout", type=float, metavar="SECONDS", help="stop after this many seconds")
     listen.add_argument("--json", action="store_true", help="one JSON object per message")
     listen.set_defaults(run=_run_listen)
+
+    auth = commands.add_parser(
+        "auth", help="make per-hub broker accounts and mosquitto's password and ACL files",
+        description="Make an account for each premises' hub (its CHF EUI-64 as username) and for "
+        "each head-end, write them to DIR/smwan-auth.json (mode 0600; `run --auth` reads it) and "
+        "mosquitto's password_file and acl_file to DIR/mosquitto/. A hub may then publish only "
+        "under its own topics.",
+    )  # fmt: skip
+    auth.add_argument("--premises", type=_premises_number, default=1, metavar="N", help="premises 1..N (default 1)")
+    auth.add_argument("--state", type=Path, default=DEFAULT_STATE, metavar="DIR", help=f"where to write (default {DEFAULT_STATE})")
+    auth.add_argument("--head-end", action="append", dest="head_ends", metavar="NAME",
+                      help="a head-end account (repeatable; default: head-end)")  # fmt: skip
+    auth.set_defaults(run=_run_auth)
 
     demo = commands.add_parser(
         "demo", help="one premises on an embedded broker, driven through its use cases and an outage",
@@ -149,8 +163,8 @@ def _recorded_broker(state: Path, given: str | None) -> Broker:
 def _run_run(args: argparse.Namespace) -> int:
     try:
         config = SiteConfig.from_toml(args.config) if args.config else SiteConfig()
-        overrides = {key: value for key, value in (("premises", args.premises), ("state", args.state), ("speed", args.speed))
-                     if value is not None}  # fmt: skip
+        overrides = {key: value for key, value in (("premises", args.premises), ("state", args.state), ("speed", args.speed),
+                                                   ("auth", args.auth)) if value is not None}  # fmt: skip
         if args.broker:
             overrides["broker"] = Broker.from_url(args.broker)
         config = SiteConfig(**{**config.__dict__, **overrides})
@@ -358,6 +372,29 @@ async def _listen(broker: Broker, keystore, args: argparse.Namespace) -> int:  #
         pass
     except aiomqtt.MqttError as error:
         raise LinkDown(f"the broker at {broker.url}: {error}") from None
+    return EXIT_OK
+
+
+# -- auth ----------------------------------------------------------------------------------------------
+
+
+def _run_auth(args: argparse.Namespace) -> int:
+    from .wan.auth import generate, write_mosquitto_files
+
+    hubs = [PremisesConfig.standard(number).of_type(DeviceType.CHF)[0] for number in range(1, args.premises + 1)]
+    try:
+        accounts = generate(hubs, args.head_ends or ("head-end",))
+        args.state.mkdir(parents=True, exist_ok=True)
+        accounts.save(args.state / "smwan-auth.json")
+        passwords, acl = write_mosquitto_files(accounts, args.state / "mosquitto")
+    except EmulatorError as error:
+        return _fail("auth", error)
+    except OSError as error:
+        return _fail("auth", f"cannot write in {args.state}: {error.strerror}")
+    print(f"{len(hubs)} hub and {len(accounts.head_ends)} head-end accounts in {args.state / 'smwan-auth.json'} (mode 0600)")
+    print("for mosquitto.conf:")
+    print(f"  allow_anonymous false\n  password_file {passwords.resolve()}\n  acl_file {acl.resolve()}")
+    print(f"then: smets-emu run --premises {args.premises} --auth {args.state / 'smwan-auth.json'} --broker mqtt://HOST:PORT")
     return EXIT_OK
 
 

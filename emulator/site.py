@@ -15,6 +15,8 @@ The configuration file (TOML; every key optional)::
     speed = 1.0                       # virtual seconds per real second
     start = 2026-12-01T00:00:00Z      # the virtual clock's first moment; default: now
 
+    auth = "smwan-auth.json"          # per-hub broker accounts (emulator.wan.auth); absent: none
+
     [wan]                             # every hub's WAN (emulator.wan.WanConditions)
     latency = 0.0                     # seconds, each way
     loss = 0.0                        # probability, each way
@@ -36,6 +38,7 @@ from .errors import ConfigError, StoreError
 from .pki_store import PkiStore
 from .premises import Premises, PremisesConfig
 from .store import Store
+from .wan.auth import HubAuth
 from .wan.control import ControlPlane
 from .wan.link import Broker, HubLink, WanConditions
 
@@ -52,6 +55,7 @@ class SiteConfig:
     speed: float = 1.0
     start: datetime | None = None
     wan: WanConditions = field(default_factory=WanConditions)
+    auth: Path | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.premises, bool) or not isinstance(self.premises, int) or not 1 <= self.premises <= MAX_PREMISES:
@@ -76,12 +80,13 @@ class SiteConfig:
 
     @classmethod
     def from_mapping(cls, document: Mapping[str, Any], *, source: str = "the configuration") -> SiteConfig:
-        unknown = set(document) - {"premises", "state", "broker", "speed", "start", "wan"}
+        unknown = set(document) - {"premises", "state", "broker", "speed", "start", "wan", "auth"}
         if unknown:
             raise ConfigError(f"{source}: unknown key(s) {', '.join(sorted(unknown))}")
         values: dict[str, Any] = {key: document[key] for key in ("premises", "speed") if key in document}
-        if "state" in document:
-            values["state"] = Path(_typed(document, "state", str, source))
+        for key in ("state", "auth"):
+            if key in document:
+                values[key] = Path(_typed(document, key, str, source))
         if "broker" in document:
             values["broker"] = Broker.from_url(_typed(document, "broker", str, source))
         if "start" in document:
@@ -146,20 +151,36 @@ class Site:
         return self.premises[number - 1]
 
     async def run(self, broker: Broker | None = None, *, ready: asyncio.Event | None = None) -> None:
-        """Run until cancelled: time flows, every hub holds its link, the control plane
-        serves ``smwan/+/control``. ``ready`` is set once every hub is connected."""
+        """Run until cancelled: time flows, every hub holds its link (with its own account if
+        the configuration names an ``auth`` file), the control plane serves the hubs' control
+        topics. ``ready`` is set once every hub is connected.
+
+        Raises:
+            ConfigError: no broker, or an unreadable ``auth`` file or one without a hub of this site.
+        """
         broker = broker or self.config.broker
         if broker is None:
             raise ConfigError("no broker: give one in the configuration or start an embedded one")
+        auth = HubAuth.load(self.config.auth) if self.config.auth is not None else None
         self.links = {}
         for premises in self.premises:
-            link = HubLink(premises, broker, conditions=replace(self.config.wan, seed=self.config.wan.seed + len(self.links)))
+            try:
+                hub_broker = broker if auth is None else auth.broker_for(premises.chf.eui, broker)
+            except KeyError:
+                raise ConfigError(f"{self.config.auth} has no account for the hub {premises.chf.eui}; "
+                                  "make the accounts for every premises (smets-emu auth)") from None  # fmt: skip
+            link = HubLink(premises, hub_broker, conditions=replace(self.config.wan, seed=self.config.wan.seed + len(self.links)))
             self.links[link.hub] = link
+        if auth is None:
+            planes = [ControlPlane(broker, self.links)]
+        else:  # a hub's account reads only its own control topic: a plane per hub, as that hub
+            planes = [ControlPlane(link.broker, {hub: link}, identifier=f"control-{hub}") for hub, link in self.links.items()]
         async with asyncio.TaskGroup() as group:
             group.create_task(self.clock.flow(self.config.speed))
             for link in self.links.values():
                 group.create_task(link.run())
-            group.create_task(ControlPlane(broker, self.links).run())
+            for plane in planes:
+                group.create_task(plane.run())
             if ready is not None:
                 await asyncio.gather(*(link.connected.wait() for link in self.links.values()))
                 ready.set()

@@ -29,14 +29,13 @@ import aiomqtt
 from gbcs.types import DeviceType
 
 from ..errors import ConfigError, EmulatorError
-from .link import Broker, HubLink
+from .link import Broker, HubLink, control_topic
 
 __all__ = ["COMMANDS", "ControlPlane", "apply_control"]
 
 log = logging.getLogger(__name__)
 
 COMMANDS = ("cut-mains", "restore-mains", "wan-outage", "tamper")
-_ALL_CONTROL = "smwan/+/control"
 
 
 def apply_control(link: HubLink, message: Any) -> dict:
@@ -76,7 +75,9 @@ def apply_control(link: HubLink, message: Any) -> dict:
 
 @dataclass
 class ControlPlane:
-    """Serves the control topics of ``links`` (keyed by ``HubLink.hub``) until cancelled."""
+    """Serves the control topics of ``links`` (keyed by ``HubLink.hub``) until cancelled: one
+    connection for them all, or, where each hub has its own broker account (``auth.py``: a
+    hub may read only its own control topic), one per hub with that hub's credentials."""
 
     broker: Broker
     links: Mapping[str, HubLink]
@@ -89,14 +90,15 @@ class ControlPlane:
                 await self._serve()
             except aiomqtt.MqttError as error:
                 log.info("control plane down (%s); again in %.1f s", error, delay)
-            await asyncio.sleep(delay)
+                await asyncio.sleep(delay)
             delay = min(delay * 2, 30.0)
 
     async def _serve(self) -> None:
         async with aiomqtt.Client(self.broker.host, self.broker.port, identifier=self.identifier,
                                   username=self.broker.username, password=self.broker.password,
                                   clean_session=False) as client:  # fmt: skip
-            await client.subscribe(_ALL_CONTROL, qos=1)
+            for link in self.links.values():
+                await client.subscribe(control_topic(link.premises.chf.eui), qos=1)
             async for message in client.messages:
                 hub = str(message.topic).split("/")[1]
                 link = self.links.get(hub)

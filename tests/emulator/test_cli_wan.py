@@ -128,3 +128,16 @@ def test_run_refuses_a_bad_configuration(tmp_path: Path, capsys: pytest.CaptureF
 def test_listen_says_when_the_broker_is_not_there(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["listen", "--state", str(tmp_path), "--broker", "mqtt://127.0.0.1:9", "--timeout", "2"]) == 3
     assert "the broker at mqtt://127.0.0.1:9" in capsys.readouterr().err
+
+
+def test_auth_writes_private_accounts_and_mosquitto_files(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from emulator.wan.auth import HubAuth
+
+    assert main(["auth", "--premises", "2", "--state", str(tmp_path), "--head-end", "lab"]) == 0
+    accounts = HubAuth.load(tmp_path / "smwan-auth.json")  # refuses a file others can read
+    assert sorted(accounts.hubs) == ["5E4D550000000100", "5E4D550000000200"] and list(accounts.head_ends) == ["lab"]
+    acl = (tmp_path / "mosquitto" / "acl").read_text()
+    assert "pattern write smwan/%u/up" in acl and "user lab" in acl
+    assert f"password_file {(tmp_path / 'mosquitto' / 'passwords').resolve()}" in capsys.readouterr().out
+    assert main(["auth", "--premises", "2", "--state", str(tmp_path), "--head-end", "5E4D550000000100"]) == 2
+    assert "not 16 hex digits" in capsys.readouterr().err

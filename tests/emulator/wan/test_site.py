@@ -18,7 +18,9 @@ import aiomqtt
 import pytest
 
 import gbcs
+from emulator.errors import LinkDown
 from emulator.headend import HeadEnd
+from emulator.premises import PremisesConfig
 from emulator.site import Site, SiteConfig
 from emulator.wan import Broker, WanHeadEnd, control_topic, state_topic
 from emulator.wan.mosquitto import MosquittoProcess
@@ -245,3 +247,42 @@ def test_a_broker_restart_mid_run_loses_no_response_and_no_alert(mosquitto: Mosq
         (device(site, DeviceType.ESME, number), PARTIES[role]) for number in (1, 2, 3)
         for role in (Role.SUPPLIER, Role.NETWORK_OPERATOR))  # fmt: skip
     assert all(site.hub(n).mains_on for n in (1, 2, 3))
+
+
+def test_a_site_with_per_hub_accounts_answers_and_obeys_its_control_topics(tmp_path: Path) -> None:
+    """``smets-emu auth`` then ``run --auth``: each hub on its own account under the ACL, a
+    head-end on its own, and the control plane as each hub (it may read only its own topic)."""
+    from emulator.wan.auth import generate
+    from emulator.wan.mosquitto import find_mosquitto
+
+    if find_mosquitto() is None:
+        print("mosquitto is not installed (scripts/install-system-deps test installs it)")
+        pytest.skip("mosquitto is not installed (scripts/install-system-deps test installs it)")
+    hubs = [site_hub(number) for number in (1, 2)]
+    accounts = generate(hubs, ["lab"])
+    accounts.save(tmp_path / "smwan-auth.json")
+    site = Site.open(SiteConfig(premises=2, state=tmp_path / "state", start=NOW, speed=3600, auth=tmp_path / "smwan-auth.json"))
+    keystore = site.pki.keystore()
+
+    async def scenario(mosquitto: MosquittoProcess) -> tuple[list, dict]:
+        lab = accounts.broker_for("lab", mosquitto.broker)
+        async with running(site, mosquitto.broker), HeadEnd(keystore).connect(lab) as head_end:
+            replies = [await head_end.send(hub, "ECS26e", device(site, DeviceType.ESME, number), timeout=20)
+                       for number, hub in enumerate(hubs, start=1)]  # fmt: skip
+            async with aiomqtt.Client(lab.host, lab.port, username=lab.username, password=lab.password) as script:
+                await script.subscribe(control_topic(hubs[1]) + "/reply", qos=1)
+                reply = await control(script, hubs[1], {"command": "cut-mains"})
+        return replies, reply
+
+    with MosquittoProcess(tmp_path / "mosquitto", auth=accounts) as mosquitto:
+        replies, reply = asyncio.run(scenario(mosquitto))
+        with pytest.raises(LinkDown):  # and nobody without an account
+            asyncio.run(WanHeadEnd(mosquitto.broker).__aenter__())
+    assert [r.message.originator for r in replies] == [device(site, DeviceType.ESME, n) for n in (1, 2)]
+    assert all(r.passes_check for r in replies)
+    assert reply == {"ok": True, "command": "cut-mains", "mains": "off"}
+    assert site.hub(1).mains_on and not site.hub(2).mains_on
+
+
+def site_hub(number: int) -> EUI64:
+    return PremisesConfig.standard(number).of_type(DeviceType.CHF)[0]
