@@ -1,5 +1,6 @@
 """Benchmarks that print figures (never timed tests): ``smets-emu bench codec`` and
-``smets-emu bench firmware``.
+``smets-emu bench firmware``, the memory of many premises, and command round trips over the
+SMWAN through mosquitto (``run_wan_benchmark``).
 
 The firmware benchmark sends fresh MACed commands through an emulated CHF's command path
 with a SQLite file store (WAL), then the same commands again (every one refused as a
@@ -18,11 +19,13 @@ machine.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -37,6 +40,11 @@ from gbcs.errors import GbcsError
 from gbcs.keystore import InMemoryKeyStore, KeyUsage
 from gbcs.payload import decode_payload
 from gbcs.security import Check
+from gbcs.types import DeviceType
+
+if TYPE_CHECKING:
+    from .site import Site
+    from .wan.link import Broker  # not imported at run time: aiomqtt only for the WAN benchmark
 
 
 class CorpusError(Exception):
@@ -407,3 +415,238 @@ def run_memory_benchmark(premises: int = 100, *, shared_store: bool = True) -> M
         for store in {id(site.store): site.store for site in held}.values():
             store.close()
     return MemoryFigures(premises, shared_store, per_premises, added, rows, seconds)
+
+
+# -- command round trips over the SMWAN -------------------------------------------------------
+
+# Theory of operation (run_wan_benchmark): everything runs in this one process and on one
+# asyncio loop, as `smets-emu run` does (a site of N premises, each hub with its HubLink and
+# its own MQTT connection) plus one head-end connection; only mosquitto is another process.
+# So a figure is what one emulator process answers through a real broker with a head-end
+# beside it, not what the broker alone can carry.
+
+_WAN_TARGETS = {"CHF": "CHF", "ESME": "ESME over the HAN"}
+_WAN_TIMEOUT = 60.0  # seconds for one response; a broker or site that stalls fails the run
+
+
+@dataclass(frozen=True)
+class WanFigures:
+    """What ``run_wan_benchmark`` measured."""
+
+    premises: int
+    commands: int
+    answered: int  # responses that came back and checked (the run raises unless all did)
+    concurrency: int  # commands in flight at once, from the one head-end
+    seconds: float  # wall time from the first command sent to the last response received
+    round_trips_per_s: float
+    latency_ms_p50: float  # publish of the command to its response at the head-end
+    latency_ms_p99: float
+    cpu_seconds: float  # this process's CPU time (site and head-end; not mosquitto's) over ``seconds``
+    broker: str
+    target: str  # "CHF" (answered by the hub) or "ESME over the HAN" (relayed by the hub)
+    speed: float  # the site's virtual seconds per real second
+
+    def to_json(self) -> dict:
+        return {
+            "premises": self.premises, "target": self.target, "commands": self.commands,
+            "answered": self.answered, "concurrency": self.concurrency, "seconds": round(self.seconds, 3),
+            "round_trips_per_s": round(self.round_trips_per_s, 1),
+            "latency_ms_p50": round(self.latency_ms_p50, 2), "latency_ms_p99": round(self.latency_ms_p99, 2),
+            "cpu_seconds": round(self.cpu_seconds, 3), "cpu_ms_per_round_trip": round(self.cpu_seconds * 1000 / self.commands, 2),
+            "broker": self.broker, "speed": self.speed,
+        }  # fmt: skip
+
+    def to_text(self) -> str:
+        figures = self.to_json()
+        return "\n".join([
+            f"SMWAN round trips to the {self.target}: {self.premises} premises, {self.commands} commands, "
+            f"{self.concurrency} in flight (broker {self.broker}; site and head-end in one process, one core)",
+            f"  round trips         {figures['round_trips_per_s']:>10,} /s   ({self.answered} answered and MAC-checked "
+            f"in {figures['seconds']} s)",
+            f"  latency             {figures['latency_ms_p50']:>10} ms p50, {figures['latency_ms_p99']} ms p99"
+            "   (command published to response received)",
+            f"  emulator CPU        {figures['cpu_ms_per_round_trip']:>10} ms per round trip"
+            f"   ({self.cpu_seconds / self.seconds:.0%} of a core: site and head-end, not mosquitto)",
+        ])  # fmt: skip
+
+
+class WanBenchmarkError(Exception):
+    """Commands of the WAN benchmark went unanswered, or answers failed their checks."""
+
+
+def run_wan_benchmark(premises: int = 1, commands: int = 500, *, target: DeviceType = DeviceType.CHF,
+                      broker: Broker | None = None, concurrency: int | None = None,
+                      speed: float = 60.0) -> WanFigures:  # fmt: skip
+    """Command round trips per second through an MQTT broker to a site of ``premises`` hubs.
+
+    A site of ``premises`` commissioned premises is made in a temporary state directory and
+    run on ``broker`` (default: a mosquitto of our own, started in a temporary directory with
+    the shipped settings and stopped after). One ``WanHeadEnd`` sends ``commands`` read
+    commands round-robin across the hubs, at most ``concurrency`` in flight, and checks each
+    response's MAC.
+
+    Args:
+        premises: how many premises (hubs) the site runs.
+        commands: how many commands in all.
+        target: ``DeviceType.CHF`` (default; ECS26n, read the hub's identity, answered by the
+            hub itself) or ``DeviceType.ESME`` (ECS26e, read the meter's identity, relayed by
+            the hub over the simulated HAN and answered through its tunnel).
+        broker: a broker already running. The hubs' sessions (``chf-<EUI-64>``, the same
+            EUI-64s every run) stay on it, as a site's do; the head-end's is removed after.
+            Commands queued there for those hubs by an earlier run would confuse this one.
+        concurrency: commands in flight at once; default one per premises, as a head-end
+            keeps one outstanding command per hub.
+        speed: the site's virtual clock speed (see the comment in the body).
+
+    Returns:
+        the figures; commands == answered.
+
+    Raises:
+        WanBenchmarkError: a command went unanswered within 60 s, or a response failed its
+            checks (not a MACed response from the target).
+        emulator.wan.mosquitto.MosquittoError: no mosquitto to start.
+        ValueError: premises, commands or concurrency below 1, or another target.
+    """
+    import asyncio
+    import contextlib
+    import tempfile
+    from datetime import datetime, timezone
+
+    from .site import Site, SiteConfig
+    from .wan.mosquitto import MosquittoProcess
+
+    target = DeviceType(target)
+    if target.name not in _WAN_TARGETS:
+        raise ValueError(f"target must be the CHF or the ESME, not {target.name}")
+    concurrency = premises if concurrency is None else concurrency
+    if min(premises, commands, concurrency) < 1:
+        raise ValueError("premises, commands and concurrency must be at least 1")
+    with tempfile.TemporaryDirectory(prefix="smets-emu-bench-wan-") as directory, contextlib.ExitStack() as stack:
+        if broker is None:
+            mosquitto = stack.enter_context(MosquittoProcess(Path(directory) / "mosquitto"))  # stopped on any exit
+            broker, where = mosquitto.broker, f"mosquitto of our own at {mosquitto.broker.url}"
+        else:
+            where = broker.url
+        # Speed: a command to the ESME and its answer each cross the simulated HAN (40 ms of
+        # virtual time a frame: 20 ms per node, emulator/han/sim.py), and the meter answers
+        # only as virtual time passes. The site's clock moves in 10 ms real ticks
+        # (VirtualClock.flow), so from speed 8 on the 80 ms round trip fits in one tick; at
+        # 60 (a minute a second) it is 1.3 ms real, and the figures measure the emulator and
+        # the broker, not simulated radio delay. Faster buys nothing here and costs much:
+        # meters' timed work scales with speed (each sleepy GSME wakes every 30 virtual
+        # minutes, ~5 ms of CPU a wake): a virtual hour of 100 premises takes ~1 s of CPU, so
+        # at 3600 the loop never catches up and hubs miss their MQTT keepalives (measured:
+        # mosquitto dropped 77 of 100 for "exceeded timeout"). At 60 it is ~2% of a core.
+        site = Site.open(SiteConfig(premises=premises, state=Path(directory) / "state", speed=speed,
+                                    start=datetime.now(timezone.utc)))  # fmt: skip
+        stack.callback(site.close)
+        latencies, seconds, cpu = asyncio.run(_wan_round_trips(site, broker, target, commands, concurrency))
+    latencies.sort()
+    return WanFigures(premises=premises, commands=commands, answered=len(latencies), concurrency=concurrency,
+                      seconds=seconds, round_trips_per_s=len(latencies) / seconds,
+                      latency_ms_p50=_percentile(latencies, 0.50) * 1000, latency_ms_p99=_percentile(latencies, 0.99) * 1000,
+                      cpu_seconds=cpu, broker=where, target=_WAN_TARGETS[target.name], speed=speed)  # fmt: skip
+
+
+def _quiet_pending_publishes(record: logging.LogRecord) -> bool:
+    return not record.getMessage().endswith("pending publish calls.")
+
+
+def _percentile(ordered: list[float], fraction: float) -> float:
+    """The nearest-rank percentile of sorted values."""
+    import math
+
+    return ordered[max(math.ceil(fraction * len(ordered)), 1) - 1]
+
+
+async def _wan_round_trips(site: Site, broker: Broker, target: DeviceType, commands: int, concurrency: int) -> tuple[list[float], float, float]:
+    """Run ``site`` on ``broker``, send the commands from one head-end, and return each round
+    trip's seconds, the wall time of them all and the CPU time this process spent meanwhile."""
+    import asyncio
+    import contextlib
+
+    import aiomqtt
+
+    from gbcs.commands import builder
+    from gbcs.dlms import AccessRequest, Data, Obis, RequestKind, RequestSpecification, encode_apdu
+    from gbcs.types import Role
+
+    from .errors import LinkDown, NoResponse
+    from .headend import HeadEnd
+    from .wan.headend import WanHeadEnd
+
+    mqtt_log = logging.getLogger("mqtt")  # aiomqtt's
+    identifier = f"bench-head-end-{os.getpid()}"
+    keystore = site.pki.keystore()
+    head_end = HeadEnd(keystore)  # one for every command: each party's counters only grow
+    hubs = [(bytes(premises.chf.eui), premises.config.of_type(target)[0]) for premises in site.premises]
+    read_identity = builder("ECS26e")
+    identity_params = read_identity.parse({})
+
+    def command(recipient: bytes) -> bytes:
+        # Takes the party's next counter now: commands are built in the order they are sent.
+        if target is DeviceType.CHF:  # ECS26n as RTDS 6.2.4_ECS26n has it: the ACB, for the supplier
+            counter = head_end.next_counter(head_end.party(Role.ACCESS_CONTROL_BROKER))
+            request = AccessRequest(0x20 << 24 | counter & 0xFFFFFF, b"", tuple(
+                RequestSpecification(RequestKind.GET, 1, Obis(obis), 2) for obis in ("0.0.96.1.4.255", "0.0.96.1.6.255")),
+                (Data.null(), Data.null()))  # fmt: skip
+            return head_end.command(0x00FA, recipient, encode_apdu(request), role=Role.ACCESS_CONTROL_BROKER,
+                                    for_party=Role.SUPPLIER, counter=counter)  # fmt: skip
+        originator = head_end.party(read_identity.role)
+        counter = head_end.next_counter(originator)
+        content = read_identity.content(identity_params, counter=counter, originator=originator, recipient=recipient)
+        return head_end.command(read_identity.message_code, recipient, content, role=read_identity.role, counter=counter)
+
+    latencies: list[float] = []
+    failures: list[str] = []
+
+    async def worker(wan: WanHeadEnd, first: int) -> None:
+        # Worker w sends commands w, w + concurrency, ...: with the default concurrency (one
+        # per premises) that is always the same hub, one command outstanding at a time.
+        for index in range(first, commands, concurrency):
+            hub, recipient = hubs[index % len(hubs)]
+            data = command(recipient)
+            sent = time.perf_counter()
+            try:
+                response = await wan.exchange(hub, data, timeout=_WAN_TIMEOUT)
+            except (NoResponse, LinkDown) as error:
+                failures.append(str(error))
+                continue
+            answered = time.perf_counter()
+            frame, verdict = head_end.check(response, at=site.clock.now())
+            if frame.originator != recipient or verdict.mac is not Check.VALID:
+                failures.append(f"a response from {frame.originator} (expected {recipient.hex().upper()}), "
+                                f"MAC {verdict.mac.name}")  # fmt: skip
+                continue
+            latencies.append(answered - sent)
+
+    ready = asyncio.Event()
+    running = asyncio.create_task(site.run(broker, ready=ready))
+    try:
+        waiting = asyncio.create_task(ready.wait())
+        await asyncio.wait({running, waiting}, timeout=max(30.0, 0.5 * len(hubs)), return_when=asyncio.FIRST_COMPLETED)
+        waiting.cancel()
+        if running.done():
+            running.result()  # raises what stopped the site
+        if not ready.is_set():
+            raise WanBenchmarkError(f"the site's {len(hubs)} hubs did not all connect to {broker.url}")
+        # aiomqtt warns of more than 10 publishes awaiting their PUBACK on one client, as
+        # the head-end has by design here; the warning would only bury the figures.
+        mqtt_log.addFilter(_quiet_pending_publishes)
+        async with WanHeadEnd(broker, identifier=identifier) as wan:
+            start, cpu_start = time.perf_counter(), time.process_time()
+            async with asyncio.TaskGroup() as group:
+                for first in range(min(concurrency, commands)):
+                    group.create_task(worker(wan, first))
+            seconds, cpu = time.perf_counter() - start, time.process_time() - cpu_start
+    finally:
+        mqtt_log.removeFilter(_quiet_pending_publishes)
+        running.cancel()
+        await asyncio.gather(running, return_exceptions=True)
+        with contextlib.suppress(aiomqtt.MqttError):  # a clean session ends the head-end's persistent one
+            async with aiomqtt.Client(broker.host, broker.port, identifier=identifier, username=broker.username,
+                                      password=broker.password, clean_session=True):  # fmt: skip
+                pass
+    if failures:
+        raise WanBenchmarkError(f"{len(failures)} of {commands} commands failed; the first: {failures[0]}")
+    return latencies, seconds, cpu

@@ -108,6 +108,15 @@ def _parser() -> argparse.ArgumentParser:
                         help="one SQLite store shared by every premises, one per premises, or measure both (default)")  # fmt: skip
     memory.add_argument("--json", action="store_true", help="print the figures as one JSON object")
     memory.set_defaults(run=_run_bench_memory)
+    wan = bench_commands.add_parser("wan", help="command round trips per second through an MQTT broker (mosquitto)")
+    wan.add_argument("--premises", type=_positive, default=1, help="premises the commands are spread over (default 1)")
+    wan.add_argument("--commands", type=_positive, default=500, help="commands to send (default 500)")
+    wan.add_argument("--target", choices=("chf", "esme"), default="chf",
+                     help="the hub itself, or the electricity meter over the HAN (default chf)")  # fmt: skip
+    wan.add_argument("--concurrency", type=_positive, help="commands in flight (default: one per premises)")
+    wan.add_argument("--broker", metavar="URL", help="use this broker instead of starting a mosquitto")
+    wan.add_argument("--json", action="store_true", help="print the figures as one JSON object")
+    wan.set_defaults(run=_run_bench_wan)
     return parser
 
 
@@ -365,6 +374,21 @@ def _run_bench_memory(args: argparse.Namespace) -> int:
         print(json.dumps([each.to_json() for each in figures], indent=2))
     else:
         print("\n".join(each.to_text() for each in figures))
+    return EXIT_OK
+
+
+def _run_bench_wan(args: argparse.Namespace) -> int:
+    from .benchmarks import WanBenchmarkError, run_wan_benchmark
+    from .wan.link import Broker
+
+    try:
+        broker = Broker.from_url(args.broker) if args.broker else None
+        figures = run_wan_benchmark(args.premises, args.commands, target=DeviceType[args.target.upper()],
+                                    broker=broker, concurrency=args.concurrency)  # fmt: skip
+    except (EmulatorError, WanBenchmarkError) as error:
+        print(f"smets-emu bench wan: {error}", file=sys.stderr)
+        return EXIT_CHECK_FAILED if isinstance(error, WanBenchmarkError) else EXIT_USAGE
+    print(json.dumps(figures.to_json(), indent=2) if args.json else figures.to_text())
     return EXIT_OK
 
 

@@ -21,7 +21,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 from gbcs.commands import BUILDERS, KINDS, REQUIRED, ParameterError, builder
-from gbcs.describe import describe, to_text
+from gbcs.describe import Description, describe, to_text
 from gbcs.errors import GbcsError, KeyStoreError
 from gbcs.types import EUI64, DeviceType, Role
 
@@ -30,7 +30,7 @@ from .headend import HeadEnd
 from .pki_store import PkiStore
 from .premises import PremisesConfig
 from .site import Site, SiteConfig
-from .wan.link import Broker
+from .wan.link import NO_DELAY, Broker
 
 EXIT_OK, EXIT_CHECK_FAILED, EXIT_USAGE, EXIT_NO_RESPONSE = 0, 1, 2, 3
 DEFAULT_STATE = Path("smets-emu-state")
@@ -47,8 +47,8 @@ def add_wan_commands(commands: argparse._SubParsersAction) -> None:
     run.add_argument("--premises", type=int, metavar="N", help="how many premises (default 1)")
     run.add_argument("--state", type=Path, metavar="DIR", help=f"state directory (default {DEFAULT_STATE})")
     run.add_argument("--broker", metavar="URL", help="mqtt://[user:password@]host[:port]")
-    run.add_argument("--speed", type=float, metavar="X", help="virtual seconds per real second (default 1)")
-    run.add_argument("--duration", type=float, metavar="SECONDS", help="stop after this many real seconds")
+    run.add_argument("--speed", type=_seconds, metavar="X", help="virtual seconds per real second (default 1)")
+    run.add_argument("--duration", type=_seconds, metavar="SECONDS", help="stop after this many real seconds")
     run.add_argument("--auth", type=Path, metavar="FILE", help="per-hub broker accounts (from smets-emu auth)")
     run.add_argument("--quiet", action="store_true", help="no live display; a summary at the end")
     run.set_defaults(run=_run_run)
@@ -70,7 +70,7 @@ def add_wan_commands(commands: argparse._SubParsersAction) -> None:
     send.add_argument("--to", type=_eui64, metavar="EUI64", help="the device (default: premises N's of the use case's type)")
     send.add_argument("--role", type=_role, metavar="ROLE", help="send as this party (default: the use case's)")
     send.add_argument("--broker", metavar="URL", help="default: the one `smets-emu run` recorded in the state directory")
-    send.add_argument("--timeout", type=float, default=30.0, metavar="SECONDS", help="wait this long for the response (default 30)")
+    send.add_argument("--timeout", type=_seconds, default=30.0, metavar="SECONDS", help="wait this long for the response (default 30)")
     send.add_argument("--json", action="store_true", help="print the response as one JSON object")
     send.set_defaults(run=_run_send)
 
@@ -78,8 +78,8 @@ def add_wan_commands(commands: argparse._SubParsersAction) -> None:
     listen.add_argument("--state", type=Path, default=DEFAULT_STATE, metavar="DIR", help="for the PKI and the broker")
     listen.add_argument("--broker", metavar="URL")
     listen.add_argument("--hub", type=_eui64, metavar="EUI64", help="only this hub (default: every hub)")
-    listen.add_argument("--count", type=int, metavar="N", help="stop after N messages")
-    listen.add_argument("--timeout", type=float, metavar="SECONDS", help="stop after this many seconds")
+    listen.add_argument("--count", type=_premises_number, metavar="N", help="stop after N messages")
+    listen.add_argument("--timeout", type=_seconds, metavar="SECONDS", help="stop after this many seconds")
     listen.add_argument("--json", action="store_true", help="one JSON object per message")
     listen.set_defaults(run=_run_listen)
 
@@ -125,6 +125,16 @@ def _premises_number(text: str) -> int:
     return number
 
 
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0 < value < 1e9:  # also refuses nan and inf
+        raise argparse.ArgumentTypeError(f"must be a number above 0, not {text}")
+    return value
+
+
 def _role(text: str) -> Role:
     try:
         return Role[text.upper().replace("-", "_")]
@@ -150,7 +160,10 @@ def _recorded_broker(state: Path, given: str | None) -> Broker:
         return Broker.from_url(given)
     path = state / "broker.json"
     try:
-        return Broker.from_url(json.loads(path.read_text())["url"])
+        url = json.loads(path.read_text())["url"]
+        if not isinstance(url, str):
+            raise TypeError(f"its url is {url!r}, not text")
+        return Broker.from_url(url)
     except FileNotFoundError:
         raise ConfigError(f"no --broker given and no {path} (written by a running `smets-emu run --state {state}`)") from None
     except (OSError, ValueError, KeyError, TypeError) as error:
@@ -188,8 +201,9 @@ async def _serve(site: Site, args: argparse.Namespace) -> int:
         loop.call_later(args.duration, stop.set)
     async with _site_broker(site.config.broker) as broker:
         record = Path(site.config.state) / "broker.json"
-        record.write_text(json.dumps({"url": broker.url, "pid": os.getpid()}))
-        runner = asyncio.create_task(site.run(broker))
+        ready = asyncio.Event()
+        runner = asyncio.create_task(site.run(broker, ready=ready))
+        announced = asyncio.create_task(_announce(ready, record, broker))  # once every hub listens
         try:
             if args.quiet:
                 print(f"running {len(site.premises)} premises on {broker.url}; state in {site.config.state}", flush=True)
@@ -197,15 +211,43 @@ async def _serve(site: Site, args: argparse.Namespace) -> int:
             else:
                 await _live(site, broker, stop, runner)
         finally:
+            announced.cancel()
             runner.cancel()
-            await asyncio.gather(runner, return_exceptions=True)
-            record.unlink(missing_ok=True)
+            await asyncio.gather(runner, announced, return_exceptions=True)
+            _forget(record)
     status = site.status()
     print(f"stopped: {status['premises']} premises, {status['received']} commands received, {status['sent']} frames sent, "
           f"{status['reconnects']} reconnections; virtual time {status['time']:%Y-%m-%d %H:%M:%S}Z")  # fmt: skip
     if runner.done() and not runner.cancelled() and runner.exception() is not None:
-        return _fail("run", runner.exception(), EXIT_NO_RESPONSE)
+        return _fail("run", _cause(runner.exception()), EXIT_USAGE if _is_config(runner.exception()) else EXIT_NO_RESPONSE)
     return EXIT_OK
+
+
+async def _announce(ready: asyncio.Event, record: Path, broker: Broker) -> None:
+    await ready.wait()
+    staging = record.with_suffix(".tmp")
+    staging.write_text(json.dumps({"url": broker.url, "pid": os.getpid()}))
+    staging.replace(record)
+
+
+def _forget(record: Path) -> None:
+    """Remove ``broker.json`` if this process wrote it."""
+    try:
+        if json.loads(record.read_text()).get("pid") == os.getpid():
+            record.unlink()
+    except (OSError, ValueError, AttributeError):
+        pass
+
+
+def _cause(error: BaseException) -> BaseException:
+    """The first error inside a task group's exception group (the one worth printing)."""
+    while isinstance(error, BaseExceptionGroup) and error.exceptions:
+        error = error.exceptions[0]
+    return error
+
+
+def _is_config(error: BaseException) -> bool:
+    return isinstance(_cause(error), ConfigError)
 
 
 async def _until(stop: asyncio.Event, runner: asyncio.Task) -> None:
@@ -271,10 +313,8 @@ def _run_send(args: argparse.Namespace) -> int:
         if recipient is None:
             raise ConfigError(f"premises {args.premises} has no {use_case.target.name}; give --to")
         broker = _recorded_broker(args.state, args.broker)
-        counters = args.state / "head-end.json"
-        head_end = HeadEnd(pki.keystore(), first_counter=_next_counter(counters))
+        head_end = HeadEnd(pki.keystore(), counters=args.state / "head-end.json")  # each counter on disk before it leaves
         reply = asyncio.run(_send(head_end, broker, hub, use_case.name, recipient, params, args.role, args.timeout))
-        _save_counter(counters, head_end)
     except ParameterError as error:
         return _fail("send", error)
     except (NoResponse, LinkDown) as error:
@@ -282,12 +322,24 @@ def _run_send(args: argparse.Namespace) -> int:
     except (EmulatorError, KeyStoreError, LookupError) as error:
         return _fail("send", error)
     print(json.dumps(reply.to_json()) if args.json else to_text(reply))
-    failed = any(result.get("result") != 0 for result in ((reply.to_json().get("payload") or {}).get("results") or []))
-    return EXIT_CHECK_FAILED if failed or not reply.passes_check else EXIT_OK
+    return EXIT_CHECK_FAILED if reports_failure(reply) or not reply.passes_check else EXIT_OK
+
+
+def reports_failure(reply: Description) -> bool:
+    """Whether a response says its command failed: a DLMS result or a ZCL status not success."""
+    payload = reply.to_json().get("payload") or {}
+    if any(result.get("result") != 0 for result in payload.get("results") or []):
+        return True
+    for component in payload.get("components") or []:
+        fields = component.get("fields")
+        items = fields if isinstance(fields, list) else [fields] if isinstance(fields, dict) else []
+        if any(isinstance(item, dict) and item.get("status") not in (None, 0) for item in items):
+            return True
+    return False
 
 
 async def _send(head_end: HeadEnd, broker: Broker, hub, use_case, recipient, params, role, timeout):  # noqa: ANN001, ANN202
-    async with head_end.connect(broker) as wan:
+    async with head_end.connect(broker, identifier=None, persistent=False) as wan:  # a session of its own
         return await wan.send(hub, use_case, recipient, params, role=role, timeout=timeout)
 
 
@@ -308,27 +360,6 @@ def _parameters(args: argparse.Namespace) -> dict | list[str]:
     if not isinstance(document, dict):
         raise ConfigError("--params must be a JSON object of parameter names and values")
     return document
-
-
-def _next_counter(path: Path) -> int:
-    try:
-        return int(json.loads(path.read_text())["next_counter"])
-    except FileNotFoundError:
-        return 1
-    except (OSError, ValueError, KeyError, TypeError) as error:
-        raise ConfigError(f"{path} is unreadable ({error}); remove it only if no device has seen its counters") from None
-
-
-def _save_counter(path: Path, head_end: HeadEnd) -> None:
-    """Durably, so the next ``send`` never reuses a counter (a device would refuse it as a replay)."""
-    used = max(head_end.next_counter(party) for party in {head_end.party(role) for role in Role
-                                                         if head_end.keystore.parties_with_role(role)})  # fmt: skip
-    staging = path.with_suffix(".tmp")
-    with open(staging, "w") as out:
-        json.dump({"next_counter": used}, out)
-        out.flush()
-        os.fsync(out.fileno())
-    staging.replace(path)
 
 
 # -- listen ------------------------------------------------------------------------------------------
@@ -354,8 +385,10 @@ async def _listen(broker: Broker, keystore, args: argparse.Namespace) -> int:  #
     topic = f"smwan/{bytes(args.hub).hex().upper()}/up" if args.hub else "smwan/+/up"
     seen = 0
     try:
-        async with aiomqtt.Client(broker.host, broker.port, username=broker.username, password=broker.password) as client:
+        async with aiomqtt.Client(broker.host, broker.port, username=broker.username, password=broker.password,
+                                  socket_options=NO_DELAY) as client:  # fmt: skip
             await client.subscribe(topic, qos=1)
+            print(f"listening on {topic} at {broker.url}", file=sys.stderr, flush=True)
             async with asyncio.timeout(args.timeout):
                 async for message in client.messages:
                     data = bytes(message.payload) if isinstance(message.payload, bytes | bytearray) else b""
@@ -370,7 +403,7 @@ async def _listen(broker: Broker, keystore, args: argparse.Namespace) -> int:  #
                         break
     except TimeoutError:
         pass
-    except aiomqtt.MqttError as error:
+    except (aiomqtt.MqttError, OSError) as error:
         raise LinkDown(f"the broker at {broker.url}: {error}") from None
     return EXIT_OK
 

@@ -30,7 +30,7 @@ from gbcs.errors import GbcsError
 from gbcs.reader import Reader
 from gbcs.types import DeviceType, Role
 
-from .errors import EmulatorError
+from .errors import EmulatorError, LinkDown, NoResponse
 from .headend import HeadEnd
 from .site import Site, SiteConfig
 from .wan.link import Broker
@@ -58,7 +58,7 @@ async def run_demo(state: Path | None = None, broker: Broker | None = None, *,
 
     Raises:
         DemoFailed: a step went wrong (the message says which);
-        LinkDown: the broker given cannot be reached.
+        LinkDown: the broker given cannot be reached; NoResponse: a response or alert never came.
     """
     with contextlib.ExitStack() as stack:
         if state is None:
@@ -91,13 +91,19 @@ async def _scenario(state: Path, broker: Broker, say: Callable[[str], None], now
     for eui, kind in premises.config.devices.items():
         say(f"   {kind.name:<5} {eui}  {premises.devices[eui].lifecycle}")
     esme, gsme = (premises.config.of_type(kind)[0] for kind in (DeviceType.ESME, DeviceType.GSME))
+    if not premises.mains_on:
+        say("   the mains were off (an earlier run stopped mid-outage): restored first")
+        premises.restore_mains()
     ready = asyncio.Event()
     runner = asyncio.create_task(site.run(broker, ready=ready))
     try:
-        await asyncio.wait_for(ready.wait(), 15)
+        try:
+            await asyncio.wait_for(ready.wait(), 15)
+        except TimeoutError:
+            raise LinkDown(f"the hub could not reach the broker at {broker.url} within 15 s") from None
         say(f"   hub {hub} on the SMWAN: commands on smwan/{bytes(hub).hex().upper()}/down, answers on .../up")
-        head_end = HeadEnd(site.pki.keystore())
-        async with head_end.connect(broker) as wan:
+        head_end = HeadEnd(site.pki.keystore(), counters=state / "state" / "head-end.json")  # a rerun goes on counting
+        async with head_end.connect(broker, identifier=None, persistent=False) as wan:
             start = site.clock.now().replace(minute=0, second=0, microsecond=0) - timedelta(hours=6)
             steps = [
                 ("read the electricity import registers", "ECS17b", esme, {}),
@@ -127,16 +133,24 @@ async def _scenario(state: Path, broker: Broker, say: Callable[[str], None], now
 async def _outage(site: Site, wan, say: Callable[[str], None], *, number: int) -> list[gbcs.Frame]:  # noqa: ANN001
     premises = site.hub(1)
     say(f"{number}. mains cut for {int(OUTAGE.total_seconds() // 60)} minutes of virtual time")
+    while not wan.unsolicited.empty():  # only this outage's alerts count
+        wan.unsolicited.get_nowait()
     premises.cut_mains()
     site.clock.advance(OUTAGE)
     premises.restore_mains()
     head_end = HeadEnd(site.pki.keystore())
     roles = {head_end.party(role): role for role in (Role.SUPPLIER, Role.NETWORK_OPERATOR)}
+    meter = premises.config.of_type(DeviceType.ESME)[0]
     alerts = []
-    for _ in roles:
-        data = await asyncio.wait_for(wan.unsolicited.get(), 30)
+    while len(alerts) < len(roles):
+        try:
+            data = await asyncio.wait_for(wan.unsolicited.get(), 30)
+        except TimeoutError:
+            raise NoResponse(f"{len(alerts)} of the {len(roles)} outage alerts arrived within 30 s") from None
         description = describe(data, "alert", site.pki.keystore())
         frame = description.message
+        if not isinstance(frame, gbcs.Frame) or frame.originator != meter or frame.other_information.message_code != 0x0067:
+            continue  # not this outage's alert
         code = decode_apdu(frame.content).value.value[0].value
         if frame.recipient not in roles or not description.passes_check:
             raise DemoFailed(f"an outage alert to {frame.recipient} did not check out")

@@ -14,9 +14,13 @@ not here: hand the bytes to ``Premises.send``, or send them over the SMWAN with
 
 from __future__ import annotations
 
+import fcntl
+import json
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import gbcs
@@ -25,6 +29,8 @@ from gbcs.commands import CommandBuilder
 from gbcs.keystore import KeyStore, KeyUsage
 from gbcs.security import Verdict, access_control_broker
 from gbcs.types import EUI64, Cra, Role
+
+from .errors import StoreError
 
 if TYPE_CHECKING:
     from .wan.headend import WanHeadEnd
@@ -40,10 +46,14 @@ class HeadEnd:
     Args:
         keystore: the parties' keys, and the devices' certificates.
         first_counter: the first originator counter each party uses.
+        counters: a file that keeps the counters across runs and processes: each counter is
+            written there (locked, flushed to disk) as it is taken, before any command carrying
+            it can leave, so no later head-end using the file repeats it.
     """
 
     keystore: KeyStore
     first_counter: int = 1
+    counters: Path | None = None
     _last: dict[EUI64, int] = field(default_factory=dict)
 
     def party(self, role: Role) -> EUI64:
@@ -62,10 +72,42 @@ class HeadEnd:
         return self._last.get(party, self.first_counter - 1) + 1
 
     def _use_counter(self, party: EUI64, counter: int | None) -> int:
+        if self.counters is not None:
+            return self._use_counter_from_file(party, counter)
         counter = self.next_counter(party) if counter is None else counter
         if counter < self.next_counter(party):
             raise ValueError(f"counter {counter} for {party} does not exceed {self._last[party]}, already used")
         self._last[party] = counter
+        return counter
+
+    def _use_counter_from_file(self, party: EUI64, counter: int | None) -> int:
+        """Take a counter under the file's lock and write it back before returning it.
+
+        Raises:
+            StoreError: the file cannot be read or written.
+        """
+        assert self.counters is not None
+        try:
+            with open(self.counters, "a+") as handle:
+                fcntl.flock(handle, fcntl.LOCK_EX)  # another head-end process waits here
+                handle.seek(0)
+                text = handle.read()
+                saved = json.loads(text) if text.strip() else {}
+                if not isinstance(saved, dict) or not all(isinstance(v, int) for v in saved.values()):
+                    raise StoreError(f"{self.counters} is not a head-end's counters file")
+                self._last[party] = max(self._last.get(party, 0), saved.get(str(party), 0))
+                counter = self.next_counter(party) if counter is None else counter
+                if counter < self.next_counter(party):
+                    raise ValueError(f"counter {counter} for {party} does not exceed {self._last[party]}, already used")
+                self._last[party] = counter
+                saved[str(party)] = counter
+                handle.seek(0)
+                handle.truncate()
+                handle.write(json.dumps(saved, sort_keys=True))
+                handle.flush()
+                os.fsync(handle.fileno())
+        except (OSError, json.JSONDecodeError) as error:
+            raise StoreError(f"the head-end's counters in {self.counters}: {error}") from None
         return counter
 
     def command(self, message_code: int, recipient: bytes, content: bytes, *, role: Role,
@@ -87,13 +129,19 @@ class HeadEnd:
             LookupError: no party for a role; ValueError: a counter already used;
             gbcs.errors.KeyStoreError: a key is missing.
         """
-        case = use_case(message_code)
         originator = self.party(role)
+        return self._command(message_code, recipient, content, originator, self._use_counter(originator, counter),
+                             for_party=for_party, date_time=date_time)  # fmt: skip
+
+    def _command(self, message_code: int, recipient: bytes, content: bytes, originator: EUI64, counter: int, *,
+                 for_party: Role | None, date_time: datetime | None) -> bytes:  # fmt: skip
+        """``command`` with the originator's counter already taken."""
+        case = use_case(message_code)
         other = gbcs.OtherInformation(message_code)
         if for_party is not None:
             other = gbcs.OtherInformation(message_code, supplementary_remote_party_id=self.party(for_party),
                                           supplementary_remote_party_counter=self._use_counter(self.party(for_party), None))  # fmt: skip
-        frame = gbcs.Frame(cra=Cra.COMMAND, originator_counter=self._use_counter(originator, counter), originator=originator,
+        frame = gbcs.Frame(cra=Cra.COMMAND, originator_counter=counter, originator=originator,
                            recipient=EUI64(recipient), other_information=other, content=content,
                            date_time=None if date_time is None else gbcs.DlmsDateTime.from_datetime(date_time))  # fmt: skip
         protection = (case.protection.get(Cra.COMMAND) or (Protection.NONE,))[-1]
@@ -118,15 +166,16 @@ class HeadEnd:
         values = builder.parse(params)
         role = role or builder.role
         originator = self.party(role)
-        counter = self.next_counter(originator)  # the payload names it too (the invoke-id, protected reads)
+        counter = self._use_counter(originator, None)  # taken first: the payload names it too (invoke-id, protected reads)
         content = builder.content(values, counter=counter, originator=originator, recipient=recipient)
-        return self.command(builder.message_code, recipient, content, role=role, counter=counter)
+        return self._command(builder.message_code, recipient, content, originator, counter, for_party=None, date_time=None)
 
-    def connect(self, broker: Broker) -> WanHeadEnd:
-        """This head-end on the SMWAN: ``async with head_end.connect(broker) as wan: await wan.send(...)``."""
+    def connect(self, broker: Broker, *, identifier: str | None = "head-end", persistent: bool = True) -> WanHeadEnd:
+        """This head-end on the SMWAN: ``async with head_end.connect(broker) as wan: await wan.send(...)``
+        (``WanHeadEnd`` explains ``identifier`` and ``persistent``)."""
         from .wan.headend import WanHeadEnd
 
-        return WanHeadEnd(broker, self)
+        return WanHeadEnd(broker, self, identifier=identifier, persistent=persistent)
 
     def check(self, response: bytes, at: datetime | None = None) -> tuple[gbcs.Frame, Verdict]:
         """Decode a response or alert and check its signature and MAC (at ``at``).

@@ -98,6 +98,7 @@ class Premises:
     _tunnel_server: TunnelServer | None = None
     _tunnel_clients: dict[EUI64, TunnelClient] = field(default_factory=dict)
     mains_listeners: list[Callable[[bool], object]] = field(default_factory=list)  # called with mains_on
+    outbox_listeners: list[Callable[[], object]] = field(default_factory=list)  # a frame for the WAN was queued
 
     @property
     def chf(self) -> Device:
@@ -317,6 +318,8 @@ class Premises:
                 tx.log_event(self.chf.eui, self.clock.now(), "relay-refused", f"a frame from {eui} not originated by it")
                 return
             tx.record_sent(self.chf.eui, self.clock.now(), "relayed", data)
+        for listener in list(self.outbox_listeners):
+            listener()
 
     # -- the mains supply ----------------------------------------------------------------------------
 
@@ -343,15 +346,15 @@ class Premises:
         operator and the supplier (ECS80: 8F36 after three minutes or more, 8F35 before),
         through the hub to the WAN. Returns those alerts (none if the mains were on)."""
         alerts: list[bytes] = []
-        with self.store.transaction() as tx:
+        with self.store.transaction() as tx:  # one transaction: a crash keeps the outage whole or ends it whole
             lost = tx.register(self.chf.eui, MAINS_LOST)
             if lost is not None:
                 tx.set_register(self.chf.eui, MAINS_LOST, None)
                 tx.log_event(self.chf.eui, self.clock.now(), "mains-restored",
                              f"after {self.clock.now() - datetime.fromisoformat(lost)}")  # fmt: skip
-        for eui in self.config.of_type(DeviceType.ESME):
-            with self.store.transaction() as tx:
+            for eui in self.config.of_type(DeviceType.ESME):
                 alerts += esme_firmware.mains_restored(self.devices[eui], tx)
+        for eui in self.config.of_type(DeviceType.ESME):
             self._flush_meter(eui)
         if lost is not None:
             self._mains_changed()

@@ -26,15 +26,18 @@ The configuration file (TOML; every key optional)::
 from __future__ import annotations
 
 import asyncio
+import fcntl
+import json
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
-from .clock import VirtualClock
+from .clock import VirtualClock, utc
 from .errors import ConfigError, StoreError
+from .firmware.lifecycle import Lifecycle
 from .pki_store import PkiStore
 from .premises import Premises, PremisesConfig
 from .store import Store
@@ -91,6 +94,8 @@ class SiteConfig:
             values["broker"] = Broker.from_url(_typed(document, "broker", str, source))
         if "start" in document:
             start = _typed(document, "start", datetime, source)
+            if not 2000 <= start.year <= 2099:
+                raise ConfigError(f"{source}: start must be a moment from 2000 to 2099, not {start}")
             values["start"] = start if start.tzinfo else start.replace(tzinfo=timezone.utc)
         wan = document.get("wan", {})
         if not isinstance(wan, Mapping) or set(wan) - {"latency", "loss", "seed"}:
@@ -104,6 +109,28 @@ class SiteConfig:
             raise ConfigError(f"{source}: {error}") from None
 
 
+def _premises(store: Store, clock: VirtualClock, pki: PkiStore, number: int) -> Premises:
+    """Premises ``number`` as the store holds it, or provisioned and commissioned now (also
+    when a run stopped between the two)."""
+    layout = PremisesConfig.standard(number)
+    try:
+        premises = Premises.load(store, clock, layout, seed=number)
+    except StoreError:
+        premises = Premises.create(store, clock, pki, layout, seed=number)
+    if premises.chf.lifecycle == Lifecycle.PRE_INSTALLED:
+        premises.commission()
+    return premises
+
+
+def _saved_time(state: Path) -> datetime | None:
+    try:
+        return datetime.fromisoformat(json.loads((state / "clock.json").read_text())["now"])
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise StoreError(f"{state / 'clock.json'} is unreadable ({error}); remove it to start the clock afresh") from None
+
+
 def _typed(document: Mapping[str, Any], key: str, kind: type, source: str) -> Any:
     value = document[key]
     if not isinstance(value, kind):
@@ -112,39 +139,60 @@ def _typed(document: Mapping[str, Any], key: str, kind: type, source: str) -> An
 
 
 class Site:
-    """The premises of one emulator process, each with its hub's link to ``broker``."""
+    """The premises of one emulator process, each with its hub's link to ``broker``. One
+    process at a time holds a state directory (``site.lock``)."""
 
-    def __init__(self, config: SiteConfig, premises: list[Premises], clock: VirtualClock, pki: PkiStore) -> None:
+    def __init__(self, config: SiteConfig, premises: list[Premises], clock: VirtualClock, pki: PkiStore,
+                 lock: IO[str] | None = None) -> None:  # fmt: skip
         self.config, self.premises, self.clock, self.pki = config, premises, clock, pki
         self.links: dict[str, HubLink] = {}
+        self._lock = lock
 
     @classmethod
     def open(cls, config: SiteConfig, *, now: datetime | None = None) -> Site:
-        """Open (or make) the state directory: the PKI, the store, premises 1..N.
+        """Open (or make) the state directory: the PKI, the store, premises 1..N. Virtual time
+        resumes where the last run left it (or at ``config.start`` if that is later).
 
         Raises:
-            StoreError: the state directory cannot be made, read or written.
+            StoreError: the state directory cannot be made, read or written;
+            ConfigError: another process holds it, or the start moment is out of range.
         """
-        start = config.start or now or datetime.now(timezone.utc)
         state = Path(config.state)
         try:
             state.mkdir(parents=True, exist_ok=True)
+            lock = open(state / "site.lock", "a+")  # noqa: SIM115 - held for the site's life
         except OSError as error:
-            raise StoreError(f"cannot create the state directory {state}: {error.strerror}") from None
-        pki_dir = state / "pki"
-        pki = PkiStore.open(pki_dir) if pki_dir.is_dir() else PkiStore.create(pki_dir, now=start - timedelta(days=1))
-        store, clock = Store(state / "premises.sqlite"), VirtualClock(start)
-        premises = []
-        for number in range(1, config.premises + 1):
-            layout = PremisesConfig.standard(number)
-            try:
-                premises.append(Premises.load(store, clock, layout, seed=number))
-            except StoreError:
-                fresh = Premises.create(store, clock, pki, layout, seed=number)
-                fresh.commission()
-                premises.append(fresh)
-        clock.advance(timedelta(seconds=1))  # meters open their tunnels
-        return cls(config, premises, clock, pki)
+            raise StoreError(f"cannot use the state directory {state}: {error.strerror}") from None
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            lock.close()
+            raise ConfigError(f"another smets-emu process is running the site in {state}") from None
+        try:
+            saved = _saved_time(state)
+            known = [utc(moment) for moment in (saved, config.start) if moment is not None]
+            start = max(known) if known else utc(now or datetime.now(timezone.utc))
+            pki_dir = state / "pki"
+            pki = PkiStore.open(pki_dir) if pki_dir.is_dir() else PkiStore.create(pki_dir, now=start - timedelta(days=1))
+            store, clock = Store(state / "premises.sqlite"), VirtualClock(start)
+            premises = [_premises(store, clock, pki, number) for number in range(1, config.premises + 1)]
+            clock.advance(timedelta(seconds=1))  # meters open their tunnels
+        except (OverflowError, ValueError) as error:
+            lock.close()
+            raise ConfigError(f"the site's start moment is out of range: {error}") from None
+        except BaseException:
+            lock.close()
+            raise
+        site = cls(config, premises, clock, pki, lock)
+        site.save_time()
+        return site
+
+    def save_time(self) -> None:
+        """Keep the virtual time (``clock.json``), for the next run to resume from."""
+        path = Path(self.config.state) / "clock.json"
+        staging = path.with_suffix(".tmp")
+        staging.write_text(json.dumps({"now": self.clock.now().isoformat()}))
+        staging.replace(path)
 
     def hub(self, number: int) -> Premises:
         """Premises ``number`` (from 1)."""
@@ -153,7 +201,7 @@ class Site:
     async def run(self, broker: Broker | None = None, *, ready: asyncio.Event | None = None) -> None:
         """Run until cancelled: time flows, every hub holds its link (with its own account if
         the configuration names an ``auth`` file), the control plane serves the hubs' control
-        topics. ``ready`` is set once every hub is connected.
+        topics. ``ready`` is set once every hub is connected and the control topics are heard.
 
         Raises:
             ConfigError: no broker, or an unreadable ``auth`` file or one without a hub of this site.
@@ -172,18 +220,25 @@ class Site:
             link = HubLink(premises, hub_broker, conditions=replace(self.config.wan, seed=self.config.wan.seed + len(self.links)))
             self.links[link.hub] = link
         if auth is None:
-            planes = [ControlPlane(broker, self.links)]
+            planes = [ControlPlane(broker, self.links, identifier=f"control-{next(iter(self.links))}")]
         else:  # a hub's account reads only its own control topic: a plane per hub, as that hub
             planes = [ControlPlane(link.broker, {hub: link}, identifier=f"control-{hub}") for hub, link in self.links.items()]
         async with asyncio.TaskGroup() as group:
             group.create_task(self.clock.flow(self.config.speed))
+            group.create_task(self._keep_time())
             for link in self.links.values():
                 group.create_task(link.run())
             for plane in planes:
                 group.create_task(plane.run())
-            if ready is not None:
-                await asyncio.gather(*(link.connected.wait() for link in self.links.values()))
+            if ready is not None:  # a hub without mains stays dark: it is as ready as it can be
+                await asyncio.gather(*(link.connected.wait() for link in self.links.values() if link.premises.mains_on),
+                                     *(plane.subscribed.wait() for plane in planes))  # fmt: skip
                 ready.set()
+
+    async def _keep_time(self, every: float = 5.0) -> None:
+        while True:
+            await asyncio.sleep(every)
+            self.save_time()
 
     def status(self) -> dict:
         """Figures for a status display: time, hubs connected, frames each way."""
@@ -197,5 +252,11 @@ class Site:
         }  # fmt: skip
 
     def close(self) -> None:
+        """Keep the time, close the store, let another process have the state directory."""
+        if self._lock is None:
+            return
+        self.save_time()
         if self.premises:
             self.premises[0].store.close()
+        self._lock.close()
+        self._lock = None

@@ -21,7 +21,7 @@ import asyncio
 import json
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import aiomqtt
@@ -29,7 +29,7 @@ import aiomqtt
 from gbcs.types import DeviceType
 
 from ..errors import ConfigError, EmulatorError
-from .link import Broker, HubLink, control_topic
+from .link import NO_DELAY, Broker, HubLink, control_topic
 
 __all__ = ["COMMANDS", "ControlPlane", "apply_control"]
 
@@ -82,23 +82,28 @@ class ControlPlane:
     broker: Broker
     links: Mapping[str, HubLink]
     identifier: str = "smets-emu-control"
+    subscribed: asyncio.Event = field(default_factory=asyncio.Event)  # set once it hears its topics
+    _connected: bool = False
 
     async def run(self) -> None:
         delay = 0.2
         while True:  # the broker may go away; the plane comes back with it
+            self._connected = False
             try:
                 await self._serve()
             except aiomqtt.MqttError as error:
                 log.info("control plane down (%s); again in %.1f s", error, delay)
-                await asyncio.sleep(delay)
-            delay = min(delay * 2, 30.0)
+            delay = 0.2 if self._connected else min(delay * 2, 30.0)
+            await asyncio.sleep(delay)
 
     async def _serve(self) -> None:
         async with aiomqtt.Client(self.broker.host, self.broker.port, identifier=self.identifier,
                                   username=self.broker.username, password=self.broker.password,
-                                  clean_session=False) as client:  # fmt: skip
+                                  clean_session=False, socket_options=NO_DELAY) as client:  # fmt: skip
             for link in self.links.values():
                 await client.subscribe(control_topic(link.premises.chf.eui), qos=1)
+            self._connected = True
+            self.subscribed.set()
             async for message in client.messages:
                 hub = str(message.topic).split("/")[1]
                 link = self.links.get(hub)
@@ -117,3 +122,5 @@ class ControlPlane:
             return {"ok": False, "error": f"not JSON: {error}"}
         except EmulatorError as error:
             return {"ok": False, "error": str(error)}
+        except (ValueError, RecursionError) as error:  # JSON nested too deep, a number too long to read
+            return {"ok": False, "error": f"unreadable: {type(error).__name__}: {str(error)[:200]}"}

@@ -11,6 +11,8 @@ alerts, late or unmatched responses — waits in ``unsolicited``.
 from __future__ import annotations
 
 import asyncio
+import os
+import secrets
 from collections.abc import Mapping, Sequence
 from types import TracebackType
 
@@ -26,7 +28,7 @@ from gbcs.types import Cra, Role
 
 from ..errors import ConfigError, LinkDown, NoResponse
 from ..headend import HeadEnd
-from .link import Broker, down_topic
+from .link import NO_DELAY, Broker, down_topic
 
 __all__ = ["WanHeadEnd"]
 
@@ -38,8 +40,13 @@ class WanHeadEnd:
     with a ``HeadEnd`` (the parties' keys), ``send`` builds the command from a use case's typed
     parameters and returns the response decoded and verified."""
 
-    def __init__(self, broker: Broker, head_end: HeadEnd | None = None, *, identifier: str = "head-end") -> None:
-        self.broker, self.head_end, self.identifier = broker, head_end, identifier
+    def __init__(self, broker: Broker, head_end: HeadEnd | None = None, *, identifier: str | None = "head-end",
+                 persistent: bool = True) -> None:  # fmt: skip
+        """``identifier`` None: a client id of its own (for one-off head-ends such as ``send``,
+        which must not take over another's session); ``persistent``: the broker keeps what
+        comes up while it is away (a head-end that runs for long, under a fixed identifier)."""
+        self.broker, self.head_end, self.persistent = broker, head_end, persistent
+        self.identifier = identifier or f"head-end-{os.getpid()}-{secrets.token_hex(4)}"
         self.unsolicited: asyncio.Queue[bytes] = asyncio.Queue()
         self._waiting: dict[tuple[bytes, bytes, int], asyncio.Future[bytes]] = {}
         self._client: aiomqtt.Client | None = None
@@ -48,11 +55,11 @@ class WanHeadEnd:
     async def __aenter__(self) -> WanHeadEnd:
         self._client = aiomqtt.Client(self.broker.host, self.broker.port, identifier=self.identifier,
                                       username=self.broker.username, password=self.broker.password,
-                                      clean_session=False)  # fmt: skip
+                                      clean_session=not self.persistent, socket_options=NO_DELAY)  # fmt: skip
         try:
             await self._client.__aenter__()
             await self._client.subscribe(_ALL_UP, qos=1)
-        except aiomqtt.MqttError as error:
+        except (aiomqtt.MqttError, TimeoutError, OSError) as error:
             raise LinkDown(f"the SMWAN broker at {self.broker.host}:{self.broker.port}: {error}") from None
         self._reader = asyncio.create_task(self._read())
         return self

@@ -6,7 +6,7 @@ Topic layout (QoS 1 both ways):
 * ``smwan/<CHF EUI-64>/up`` — GBCS responses and alerts (the hub's own, the GPF's and the
   meters' it relays);
 * ``smwan/<CHF EUI-64>/state`` — JSON, retained: the hub's current state for dashboards,
-  with the event that changed it (``HubState``); the broker publishes the hub's last will
+  with the event that changed it (``HubLink.state``); the broker publishes the hub's last will
   (``"online": false``) when its connection dies;
 * ``smwan/<CHF EUI-64>/control`` — JSON commands to the emulation itself (cut the mains, a
   WAN outage), served by ``emulator.wan.control``, not by the hub: a hub without power
@@ -28,9 +28,12 @@ loss and outages, per hub.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
+import math
 import random
+import socket
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -42,7 +45,12 @@ from gbcs.errors import GbcsError
 from ..errors import ConfigError, LinkDown
 from ..premises import Premises
 
-__all__ = ["Broker", "HubLink", "WanConditions", "control_topic", "down_topic", "state_topic", "up_topic"]
+__all__ = ["NO_DELAY", "Broker", "HubLink", "WanConditions", "control_topic", "down_topic", "state_topic", "up_topic"]
+
+# Every SMWAN client sends at once (TCP_NODELAY). Without it a small PUBLISH waits behind an
+# unacknowledged PUBACK for the peer's delayed ACK: about 43 ms a hop, 87 ms a round trip
+# (measured), which paho-mqtt never turns off. smwan.conf does the same on mosquitto's side.
+NO_DELAY = ((socket.IPPROTO_TCP, socket.TCP_NODELAY, 1),)
 
 log = logging.getLogger(__name__)
 
@@ -110,10 +118,15 @@ class WanConditions:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        if not self.latency >= 0:
-            raise ConfigError(f"WAN latency must be zero or more seconds, not {self.latency}")
-        if not 0 <= self.loss <= 1:
-            raise ConfigError(f"WAN loss is a probability from 0 to 1, not {self.loss}")
+        def number(value: object) -> bool:
+            return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+        if not number(self.latency) or not 0 <= self.latency <= 3600:
+            raise ConfigError(f"WAN latency is a number of seconds from 0 to 3600, not {self.latency!r}")
+        if not number(self.loss) or not 0 <= self.loss <= 1:
+            raise ConfigError(f"WAN loss is a probability from 0 to 1, not {self.loss!r}")
+        if not isinstance(self.seed, int) or isinstance(self.seed, bool):
+            raise ConfigError(f"WAN seed is a whole number, not {self.seed!r}")
 
 
 class _Dark(Exception):
@@ -122,11 +135,11 @@ class _Dark(Exception):
 
 class HubLink:
     """One premises on the SMWAN. ``run()`` until cancelled; ``connected`` is set while the
-    session is up. ``poll``: how often the outbox is looked at when nothing woke it (a
-    meter's answer arrives as the HAN's time passes)."""
+    session is up. The outbox is sent when the hub answers or relays a meter's frame, and
+    looked at every ``poll`` seconds besides (its own alerts, raised by timers)."""
 
     def __init__(self, premises: Premises, broker: Broker, *, backoff: tuple[float, float] = (0.2, 30.0),
-                 poll: float = 0.05, conditions: WanConditions = WanConditions()) -> None:  # fmt: skip
+                 poll: float = 0.25, conditions: WanConditions = WanConditions()) -> None:  # fmt: skip
         self.premises, self.broker = premises, broker
         self.backoff, self.poll, self.conditions = backoff, poll, conditions
         self.connected = asyncio.Event()
@@ -142,6 +155,7 @@ class HubLink:
         self._identifier = f"chf-{self.hub}"
         self._event = "connected"
         premises.mains_listeners.append(self._mains_changed)
+        premises.outbox_listeners.append(self._outbox_changed.set)  # a meter's answer goes up at once
         if premises.mains_on:
             self._powered.set()
 
@@ -151,7 +165,6 @@ class HubLink:
         """The hub's WAN goes away for ``seconds`` (real time): the link drops now and comes
         back after; the broker keeps what is published for it meanwhile."""
         self._wan_back_at = asyncio.get_running_loop().time() + seconds
-        self._event = "wan-outage"
         self._wake.set()
 
     def _mains_changed(self, on: bool) -> None:
@@ -169,30 +182,48 @@ class HubLink:
             if (wait := self._wan_back_at - loop.time()) > 0:
                 await asyncio.sleep(wait)
                 continue
-            dark = False
             try:
                 async with aiomqtt.Client(self.broker.host, self.broker.port, identifier=self._identifier,
                                           username=self.broker.username, password=self.broker.password,
-                                          clean_session=False, will=aiomqtt.Will(self._state, self._state_json("link-lost", online=False), qos=1, retain=True)) as client:  # fmt: skip
+                                          clean_session=False, socket_options=NO_DELAY, will=aiomqtt.Will(self._state, self._state_json("link-lost", online=False), qos=1, retain=True)) as client:  # fmt: skip
                     await client.subscribe(self._down, qos=1)
                     await self._publish_state(client, self._event)
                     self.connected.set()
                     delay = self.backoff[0]
-                    async with asyncio.TaskGroup() as group:  # one fails: all stop, then reconnect
-                        group.create_task(self._receive(client))
-                        group.create_task(self._send(client))
-                        group.create_task(self._until_dark(client))
-            except* _Dark:
-                dark = True
-            except* aiomqtt.MqttError as errors:
-                log.info("SMWAN link of %s down (%s); again in %.1f s", self._identifier, errors.exceptions[0], delay)
-            self.connected.clear()
-            if dark:
+                    await self._serve(client)
+            except _Dark:
+                self.connected.clear()
+                _stop_if_cancelled()
                 continue  # back when the power or the WAN is
+            except aiomqtt.MqttError as error:
+                log.info("SMWAN link of %s down (%s); again in %.1f s", self._identifier, error, delay)
+            self.connected.clear()
+            _stop_if_cancelled()
             self.reconnects += 1
             self._event = "reconnected"
             await asyncio.sleep(delay)
             delay = min(delay * 2, self.backoff[1])
+
+    async def _serve(self, client: aiomqtt.Client) -> None:
+        """Receive, send and watch the power until one of them stops; raise what stopped it.
+
+        Not a TaskGroup: Python 3.11's drops a cancellation that arrives as a child fails
+        (the hub going dark as the emulator stops), and the link would never stop."""
+        tasks = [asyncio.create_task(work(client)) for work in (self._receive, self._send, self._until_dark)]
+        try:
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+        except asyncio.CancelledError:  # the emulator stops: say so, as a clean disconnect sends no will
+            with contextlib.suppress(aiomqtt.MqttError, TimeoutError):
+                await asyncio.wait_for(self._publish_state(client, "stopped", online=False), 1.0)
+            raise
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+        for task in done:
+            if task.exception() is not None:
+                raise task.exception()
+        raise aiomqtt.MqttError("the link's tasks ended")  # they run until they fail: reconnect
 
     async def _until_dark(self, client: aiomqtt.Client) -> None:
         loop = asyncio.get_running_loop()
@@ -200,7 +231,10 @@ class HubLink:
             self._wake.clear()
             await self._wake.wait()
         if not self._powered.is_set():
-            await self._publish_state(client, "mains-lost")  # the last gasp, on the hub's reserve
+            await self._publish_state(client, "mains-lost", online=False)  # the last gasp, on the hub's reserve
+        else:
+            await self._publish_state(client, "wan-outage", online=False)  # as the WAN provider would report it
+            self._event = "wan-restored"
         raise _Dark
 
     async def _receive(self, client: aiomqtt.Client) -> None:
@@ -267,8 +301,17 @@ class HubLink:
     def _state_json(self, event: str, *, online: bool = True) -> bytes:
         return json.dumps(self.state(event, online=online)).encode()
 
-    async def _publish_state(self, client: aiomqtt.Client, event: str) -> None:
-        await client.publish(self._state, self._state_json(event), qos=1, retain=True)
+    async def _publish_state(self, client: aiomqtt.Client, event: str, *, online: bool = True) -> None:
+        await client.publish(self._state, self._state_json(event, online=online), qos=1, retain=True)
+
+
+def _stop_if_cancelled() -> None:
+    """Stop if this task is being cancelled: Python 3.11's ``wait_for`` (in aiomqtt's
+    disconnect) drops a cancellation that arrives as what it waits for completes, and the
+    link would otherwise wait for the power or reconnect for ever."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
 
 
 def _iso(moment: datetime) -> str:

@@ -56,20 +56,38 @@ def test_send_reads_the_meter_and_prints_the_verified_response(site: Path, capsy
 
 
 def test_send_takes_json_parameters_and_counters_carry_across_invocations(site: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    supplier = "02534D4554450002"  # the default test PKI's supplier, the originator of ECS04a
+
+    def counters() -> dict:
+        return json.loads((site / "head-end.json").read_text())
+
     assert main(["send", "ECS04a", "--params", '{"amount": "5.00"}', "--state", str(site), "--json"]) == 0
     first = json.loads(capsys.readouterr().out)
     assert first["signature"] == "valid" and first["payload"]["results"][0]["result_name"] == "success"
-    # a second head-end invocation: its counter must exceed the first's, or the meter refuses a replay
+    used = counters()[supplier]
+    # a second head-end invocation: its command's counter must exceed the first's, or the meter refuses a replay
     assert main(["send", "ECS04a", "amount=-2.50", "--state", str(site), "--json"]) == 0
     second = json.loads(capsys.readouterr().out)
-    assert second["counter"] > first["counter"]
-    assert json.loads((site / "head-end.json").read_text())["next_counter"] > second["counter"]
+    assert second["payload"]["results"][0]["result_name"] == "success"
+    assert counters()[supplier] == used + 1
+    # the meter's response names the command it answers: its invoke-id is the command counter's low 24 bits
+    assert (first["payload"]["invoke_id"], second["payload"]["invoke_id"]) == (used & 0xFFFFFF, (used + 1) & 0xFFFFFF)
+
+
+def test_a_command_that_got_no_answer_still_used_its_counter(site: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The counter is on disk before the command leaves: a timed-out send does not hand it to the next."""
+    assert main(["send", "GCS13a", "--state", str(site), "--timeout", "0.001"]) == 3
+    late = json.loads((site / "head-end.json").read_text())["02534D4554450002"]
+    capsys.readouterr()
+    assert main(["send", "GCS13a", "--state", str(site), "--json"]) == 0
+    answer = json.loads(capsys.readouterr().out)
+    assert answer["ok"] and json.loads((site / "head-end.json").read_text())["02534D4554450002"] == late + 1
 
 
 def test_listen_prints_what_hubs_send(site: Path, capsys: pytest.CaptureFixture[str]) -> None:
     listener = subprocess.Popen([*SMETS_EMU, "listen", "--state", str(site), "--count", "1", "--timeout", "30", "--json"],
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
-    time.sleep(1.5)  # its subscription is in place
+    assert "listening on smwan/+/up" in listener.stderr.readline()  # its subscription is in place
     assert main(["send", "GCS13a", "--state", str(site), "--timeout", "30"]) == 0
     out, err = listener.communicate(timeout=40)
     assert listener.returncode == 0, err

@@ -50,9 +50,21 @@ async def with_link(premises: Premises, port: int, work):  # noqa: ANN001 - a co
         await asyncio.gather(task, return_exceptions=True)
 
 
+async def drained(premises: Premises) -> None:
+    """Until the outbox is empty: the head-end may hear a frame before the hub has its PUBACK."""
+    async with asyncio.timeout(10):
+        while premises.wan_outbox():
+            await asyncio.sleep(0.05)
+
+
 def test_a_command_for_the_hub_comes_back_answered(mosquitto: MosquittoProcess, premises: Premises, pki: PkiStore) -> None:
     command = read_hub(pki, 10)
-    [answer] = asyncio.run(with_link(premises, mosquitto.port, lambda _: collect(mosquitto.port, 1, [command])))
+    async def scenario(_: HubLink) -> list[bytes]:
+        answers = await collect(mosquitto.port, 1, [command])
+        await drained(premises)
+        return answers
+
+    [answer] = asyncio.run(with_link(premises, mosquitto.port, scenario))
     frame = gbcs.decode(answer)
     assert (frame.cra.name, frame.originator, frame.originator_counter) == ("RESPONSE", CHF, 10)
     assert gbcs.verify(frame, pki.keystore(), broker=PARTY[Role.ACCESS_CONTROL_BROKER]).mac is Check.VALID
@@ -78,7 +90,9 @@ def test_what_the_hub_queued_while_the_broker_was_away_arrives_after_it_returns(
         assert len(premises.wan_outbox()) == 5
         mosquitto.start()
         await asyncio.wait_for(link.connected.wait(), 10)
-        return await collect(mosquitto.port, 5, [])
+        answers = await collect(mosquitto.port, 5, [])
+        await drained(premises)
+        return answers
 
     answers = asyncio.run(with_link(premises, mosquitto.port, scenario))
     assert sorted(gbcs.decode(answer).originator_counter for answer in answers) == [20, 21, 22, 23, 24]
