@@ -4,14 +4,16 @@ during which the broker keeps the hub's commands until it is back."""
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 
+import aiomqtt
 import pytest
 
 from emulator.errors import ConfigError, NoResponse
 from emulator.pki_store import PkiStore
 from emulator.premises import Premises
-from emulator.wan import HubLink, WanConditions, WanHeadEnd
+from emulator.wan import HubLink, WanConditions, WanHeadEnd, state_topic
 from emulator.wan.mosquitto import MosquittoProcess
 from tests.emulator.wan.conftest import CHF, read_hub
 
@@ -80,6 +82,23 @@ def test_a_wan_outage_holds_commands_at_the_broker_until_the_hub_is_back(
 
     down, waited = asyncio.run(linked(premises, mosquitto, WanConditions(), work))
     assert down and waited >= 0.5  # answered once the outage ended, not lost
+
+
+def test_the_state_topic_says_when_the_hub_is_off_the_wan(mosquitto: MosquittoProcess, premises: Premises) -> None:
+    async def work(link: HubLink, head_end: WanHeadEnd) -> list[dict]:
+        states = []
+        async with aiomqtt.Client(mosquitto.broker.host, mosquitto.port, identifier="dashboard") as dashboard:
+            await dashboard.subscribe(state_topic(CHF), qos=1)
+            link.wan_outage(0.5)
+            async with asyncio.timeout(10):
+                async for message in dashboard.messages:
+                    states.append(json.loads(message.payload))
+                    if states[-1]["event"] == "wan-restored":
+                        return states
+        return states
+
+    states = asyncio.run(linked(premises, mosquitto, WanConditions(), work))
+    assert [(s["event"], s["online"]) for s in states] == [("connected", True), ("wan-outage", False), ("wan-restored", True)]
 
 
 def test_impossible_conditions_are_refused() -> None:

@@ -1,0 +1,98 @@
+"""A site's state directory across runs, without a broker: one process at a time, virtual
+time that resumes, premises that come back as they were, and configurations refused with a
+reason."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+import gbcs
+from emulator.errors import ConfigError
+from emulator.site import Site, SiteConfig
+from gbcs.dlms import decode_apdu
+from tests.emulator.helpers import NOW
+
+
+def test_one_process_at_a_time_holds_a_state_directory(tmp_path: Path) -> None:
+    site = Site.open(SiteConfig(state=tmp_path, start=NOW))
+    with pytest.raises(ConfigError, match="another smets-emu process"):
+        Site.open(SiteConfig(state=tmp_path, start=NOW))
+    site.close()
+    Site.open(SiteConfig(state=tmp_path, start=NOW)).close()  # free again once closed
+
+
+def test_virtual_time_and_an_outage_resume_after_a_restart(tmp_path: Path) -> None:
+    site = Site.open(SiteConfig(state=tmp_path, start=NOW))
+    site.clock.advance(timedelta(days=10))
+    site.hub(1).cut_mains()
+    site.close()
+    again = Site.open(SiteConfig(state=tmp_path, start=NOW))  # the configured start is earlier than the saved time
+    assert again.clock.now() >= NOW + timedelta(days=10)
+    assert not again.hub(1).mains_on
+    again.clock.advance(timedelta(minutes=3))
+    again.hub(1).restore_mains()
+    again.clock.advance(timedelta(seconds=1))
+    codes = [decode_apdu(gbcs.decode(frame).content).value.value[0].value for _, frame in again.hub(1).wan_outbox()]
+    assert codes == [0x8F36, 0x8F36]  # measured across the restart, not from its start
+    again.close()
+
+
+def test_a_later_configured_start_moves_time_on(tmp_path: Path) -> None:
+    Site.open(SiteConfig(state=tmp_path, start=NOW)).close()
+    later = NOW + timedelta(days=30)
+    site = Site.open(SiteConfig(state=tmp_path, start=later))
+    assert site.clock.now() >= later
+    site.close()
+
+
+def test_a_premises_left_pre_installed_by_a_crash_is_commissioned_on_the_next_open(tmp_path: Path) -> None:
+    from emulator.clock import VirtualClock
+    from emulator.pki_store import PkiStore
+    from emulator.premises import Premises, PremisesConfig
+    from emulator.store import Store
+
+    state = tmp_path / "state"
+    state.mkdir()
+    pki = PkiStore.create(state / "pki", now=NOW - timedelta(days=1))
+    store = Store(state / "premises.sqlite")
+    Premises.create(store, VirtualClock(NOW), pki, PremisesConfig.standard(1), seed=1)  # killed before commission()
+    store.close()
+    site = Site.open(SiteConfig(state=state, start=NOW))
+    assert {device.lifecycle for device in site.hub(1).devices.values()} == {"commissioned"}
+    site.close()
+
+
+@pytest.mark.parametrize(("document", "message"), [
+    ({"premises": 0}, "premises must be"),
+    ({"premises": True}, "premises must be"),
+    ({"premises": "3"}, "premises must be"),
+    ({"speed": 0}, "speed must be"),
+    ({"speed": "fast"}, "speed must be"),
+    ({"start": "2026-01-01"}, "start must be a datetime"),
+    ({"state": 5}, "state must be a str"),
+    ({"broker": "http://x"}, "mqtt://"),
+    ({"wan": {"latency": "a"}}, "latency"),
+    ({"wan": {"latency": -1}}, "latency"),
+    ({"wan": {"latency": float("inf")}}, "latency"),
+    ({"wan": {"latency": True}}, "latency"),
+    ({"wan": {"loss": 2}}, "loss"),
+    ({"wan": {"seed": "x"}}, "seed"),
+    ({"wan": {"seed": 1.5}}, "seed"),
+    ({"wan": {"jitter": 1}}, r"\[wan\] takes"),
+    ({"wan": 3}, r"\[wan\] takes"),
+    ({"colour": "red"}, "unknown key"),
+])  # fmt: skip
+def test_a_bad_configuration_is_refused_with_the_key_named(document: dict, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        SiteConfig.from_mapping(document)
+
+
+def test_start_moments_out_of_range_are_refused(tmp_path: Path) -> None:
+    config = tmp_path / "site.toml"
+    for moment in ("0001-01-01T00:00:00Z", "9999-12-31T23:59:59Z"):
+        config.write_text(f"start = {moment}\n")
+        with pytest.raises(ConfigError, match="from 2000 to 2099"):
+            SiteConfig.from_toml(config)
