@@ -30,7 +30,8 @@ from .headend import HeadEnd
 from .pki_store import PkiStore
 from .premises import PremisesConfig
 from .site import Site, SiteConfig
-from .wan.link import NO_DELAY, Broker
+from .wan.control import COMMANDS
+from .wan.link import NO_DELAY, Broker, control_topic
 
 EXIT_OK, EXIT_CHECK_FAILED, EXIT_USAGE, EXIT_NO_RESPONSE = 0, 1, 2, 3
 DEFAULT_STATE = Path("smets-emu-state")
@@ -82,6 +83,20 @@ def add_wan_commands(commands: argparse._SubParsersAction) -> None:
     listen.add_argument("--timeout", type=_seconds, metavar="SECONDS", help="stop after this many seconds")
     listen.add_argument("--json", action="store_true", help="one JSON object per message")
     listen.set_defaults(run=_run_listen)
+
+    control = commands.add_parser(
+        "control", help="cut or restore a premises' mains, cut its WAN, or tamper with its meter",
+        description="Publish a command on the premises' control topic (smwan/<CHF>/control) for the "
+        "emulator running it, and print the reply. The outage alerts reach the head-end as usual.",
+    )  # fmt: skip
+    control.add_argument("action", choices=COMMANDS, metavar="|".join(COMMANDS))
+    control.add_argument("--seconds", type=_seconds, help="for wan-outage: how long")
+    control.add_argument("--premises", type=_premises_number, default=1, metavar="N", help="the premises (default 1)")
+    control.add_argument("--hub", type=_eui64, metavar="EUI64", help="the CHF (default: premises N's)")
+    control.add_argument("--state", type=Path, default=DEFAULT_STATE, metavar="DIR", help="for the broker (broker.json)")
+    control.add_argument("--broker", metavar="URL")
+    control.add_argument("--timeout", type=_seconds, default=10.0, metavar="SECONDS", help="wait this long for the reply")
+    control.set_defaults(run=_run_control)
 
     auth = commands.add_parser(
         "auth", help="make per-hub broker accounts and mosquitto's password and ACL files",
@@ -406,6 +421,49 @@ async def _listen(broker: Broker, keystore, args: argparse.Namespace) -> int:  #
     except (aiomqtt.MqttError, OSError) as error:
         raise LinkDown(f"the broker at {broker.url}: {error}") from None
     return EXIT_OK
+
+
+# -- control ----------------------------------------------------------------------------------------
+
+
+def _run_control(args: argparse.Namespace) -> int:
+    if args.action == "wan-outage" and args.seconds is None:
+        return _fail("control", "wan-outage needs --seconds")
+    message = {"command": args.action} | ({"seconds": args.seconds} if args.action == "wan-outage" else {})
+    hub = args.hub or PremisesConfig.standard(args.premises).of_type(DeviceType.CHF)[0]
+    try:
+        broker = _recorded_broker(args.state, args.broker)
+        reply = asyncio.run(_control(broker, hub, message, args.timeout))
+    except (LinkDown, NoResponse) as error:
+        return _fail("control", error, EXIT_NO_RESPONSE)
+    except EmulatorError as error:
+        return _fail("control", error)
+    print(json.dumps(reply))
+    return EXIT_OK if reply.get("ok") else EXIT_CHECK_FAILED
+
+
+async def _control(broker: Broker, hub: bytes, message: dict, timeout: float) -> dict:
+    import aiomqtt
+
+    topic = control_topic(hub)
+    try:
+        async with aiomqtt.Client(broker.host, broker.port, username=broker.username, password=broker.password,
+                                  socket_options=NO_DELAY) as client:  # fmt: skip
+            await client.subscribe(topic + "/reply", qos=1)
+            await client.publish(topic, json.dumps(message), qos=1)
+            async with asyncio.timeout(timeout):
+                async for reply in client.messages:
+                    try:
+                        answer = json.loads(reply.payload)
+                    except (ValueError, TypeError):
+                        continue
+                    if isinstance(answer, dict) and answer.get("command") in (message["command"], None):
+                        return answer
+    except TimeoutError:
+        raise NoResponse(f"no emulator answered on {topic} within {timeout} s (is `smets-emu run` running it?)") from None
+    except (aiomqtt.MqttError, OSError) as error:
+        raise LinkDown(f"the broker at {broker.url}: {error}") from None
+    raise NoResponse(f"the broker closed the subscription to {topic}/reply")
 
 
 # -- auth ----------------------------------------------------------------------------------------------

@@ -159,3 +159,16 @@ def test_auth_writes_private_accounts_and_mosquitto_files(tmp_path: Path, capsys
     assert f"password_file {(tmp_path / 'mosquitto' / 'passwords').resolve()}" in capsys.readouterr().out
     assert main(["auth", "--premises", "2", "--state", str(tmp_path), "--head-end", "5E4D550000000100"]) == 2
     assert "not 16 hex digits" in capsys.readouterr().err
+
+
+def test_control_cuts_and_restores_the_mains_of_a_running_site(site: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["control", "cut-mains", "--state", str(site)]) == 0
+    assert json.loads(capsys.readouterr().out) == {"ok": True, "command": "cut-mains", "mains": "off"}
+    assert main(["send", "ECS17b", "--state", str(site), "--timeout", "1"]) == 3  # a dark hub answers nothing
+    capsys.readouterr()
+    assert main(["control", "restore-mains", "--state", str(site)]) == 0
+    restored = json.loads(capsys.readouterr().out)
+    assert (restored["ok"], restored["mains"], restored["alerts"]) == (True, "on", 2)
+    assert restored["outage_s"] >= 3600  # an hour of virtual time a real second: far beyond three minutes
+    assert main(["control", "wan-outage", "--state", str(site)]) == 2
+    assert "needs --seconds" in capsys.readouterr().err
