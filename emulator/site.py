@@ -21,6 +21,10 @@ The configuration file (TOML; every key optional)::
     latency = 0.0                     # seconds, each way
     loss = 0.0                        # probability, each way
     seed = 0
+
+    [wan.premises.2]                  # premises 2's own (the rest as [wan])
+    latency = 1.5
+    loss = 0.2
 """
 
 from __future__ import annotations
@@ -58,6 +62,7 @@ class SiteConfig:
     speed: float = 1.0
     start: datetime | None = None
     wan: WanConditions = field(default_factory=WanConditions)
+    wan_premises: Mapping[int, WanConditions] = field(default_factory=dict)  # premises number -> its own WAN
     auth: Path | None = None
 
     def __post_init__(self) -> None:
@@ -97,11 +102,19 @@ class SiteConfig:
             if not 2000 <= start.year <= 2099:
                 raise ConfigError(f"{source}: start must be a moment from 2000 to 2099, not {start}")
             values["start"] = start if start.tzinfo else start.replace(tzinfo=timezone.utc)
-        wan = document.get("wan", {})
-        if not isinstance(wan, Mapping) or set(wan) - {"latency", "loss", "seed"}:
-            raise ConfigError(f"{source}: [wan] takes latency, loss and seed")
+        wan = dict(document.get("wan", {})) if isinstance(document.get("wan", {}), Mapping) else None
+        if wan is None or set(wan) - {"latency", "loss", "seed", "premises"}:
+            raise ConfigError(f"{source}: [wan] takes latency, loss, seed and [wan.premises.N] tables")
+        overrides = wan.pop("premises", {})
         try:
             values["wan"] = WanConditions(**wan)
+            if not isinstance(overrides, Mapping):
+                raise ConfigError("[wan.premises] holds a table per premises number")
+            values["wan_premises"] = {}
+            for number, table in overrides.items():
+                if not str(number).isdigit() or not isinstance(table, Mapping) or set(table) - {"latency", "loss", "seed"}:
+                    raise ConfigError(f"[wan.premises.{number}] must be a premises number's table of latency, loss and seed")
+                values["wan_premises"][int(number)] = replace(values["wan"], **table)
             return cls(**values)
         except TypeError as error:
             raise ConfigError(f"{source}: {error}") from None
@@ -217,7 +230,9 @@ class Site:
             except KeyError:
                 raise ConfigError(f"{self.config.auth} has no account for the hub {premises.chf.eui}; "
                                   "make the accounts for every premises (smets-emu auth)") from None  # fmt: skip
-            link = HubLink(premises, hub_broker, conditions=replace(self.config.wan, seed=self.config.wan.seed + len(self.links)))
+            number = len(self.links) + 1
+            conditions = self.config.wan_premises.get(number) or replace(self.config.wan, seed=self.config.wan.seed + number - 1)
+            link = HubLink(premises, hub_broker, conditions=conditions)
             self.links[link.hub] = link
         if auth is None:
             planes = [ControlPlane(broker, self.links, identifier=f"control-{next(iter(self.links))}")]

@@ -82,6 +82,9 @@ def test_a_premises_left_pre_installed_by_a_crash_is_commissioned_on_the_next_op
     ({"wan": {"seed": "x"}}, "seed"),
     ({"wan": {"seed": 1.5}}, "seed"),
     ({"wan": {"jitter": 1}}, r"\[wan\] takes"),
+    ({"wan": {"premises": {"x": {"loss": 0.1}}}}, r"\[wan.premises.x\]"),
+    ({"wan": {"premises": {"2": {"loss": 3}}}}, "loss"),
+    ({"wan": {"premises": 4}}, "a table per premises"),
     ({"wan": 3}, r"\[wan\] takes"),
     ({"colour": "red"}, "unknown key"),
 ])  # fmt: skip
@@ -96,3 +99,11 @@ def test_start_moments_out_of_range_are_refused(tmp_path: Path) -> None:
         config.write_text(f"start = {moment}\n")
         with pytest.raises(ConfigError, match="from 2000 to 2099"):
             SiteConfig.from_toml(config)
+
+
+def test_a_premises_can_have_a_wan_of_its_own(tmp_path: Path) -> None:
+    config = tmp_path / "site.toml"
+    config.write_text("premises = 3\n[wan]\nlatency = 0.1\n[wan.premises.2]\nloss = 0.25\n")
+    site_config = SiteConfig.from_toml(config)
+    assert site_config.wan_premises[2].loss == 0.25 and site_config.wan_premises[2].latency == 0.1  # the rest from [wan]
+    assert 1 not in site_config.wan_premises and site_config.wan.loss == 0

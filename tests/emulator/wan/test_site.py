@@ -301,3 +301,26 @@ def test_a_site_with_per_hub_accounts_answers_and_obeys_its_control_topics(tmp_p
 
 def site_hub(number: int) -> EUI64:
     return PremisesConfig.standard(number).of_type(DeviceType.CHF)[0]
+
+
+def test_each_premises_can_have_a_wan_of_its_own(mosquitto: MosquittoProcess, tmp_path: Path) -> None:
+    from emulator.errors import NoResponse
+    from emulator.wan import WanConditions
+
+    site = Site.open(SiteConfig(premises=2, state=tmp_path / "state", start=NOW, speed=3600,
+                                wan_premises={2: WanConditions(loss=1.0)}))  # fmt: skip
+    keystore = site.pki.keystore()
+
+    async def scenario() -> tuple[bool, bool]:
+        async with running(site, mosquitto.broker), WanHeadEnd(mosquitto.broker) as head_end:
+            answered = []
+            for number in (1, 2):
+                hub = device(site, DeviceType.CHF, number)
+                try:
+                    await head_end.exchange(hub, addressed(READ_HUB, hub, 10, keystore), timeout=2)
+                    answered.append(True)
+                except NoResponse:
+                    answered.append(False)
+            return tuple(answered)
+
+    assert asyncio.run(scenario()) == (True, False)  # premises 2's WAN loses everything; premises 1's nothing
