@@ -20,6 +20,7 @@ from gbcs.keystore import InMemoryKeyStore
 from gbcs.pki import parse_device_type
 from gbcs.types import EUI64, DeviceType
 
+from .cli_args import eui64, positive
 from .cli_wan import add_wan_commands
 from .errors import EmulatorError
 from .pki_store import PkiConfig, PkiStore, list_certificates
@@ -56,7 +57,7 @@ def _parser() -> argparse.ArgumentParser:
     decode.add_argument("inputs", nargs="+", metavar="INPUT")
     decode.add_argument("--keystore", type=Path, metavar="DIR",
                         help="certificates and keys, <eui>-ds|ka|pp-ka.pem|key as in RTDS")  # fmt: skip
-    decode.add_argument("--broker", type=_eui64, metavar="EUI64",
+    decode.add_argument("--broker", type=eui64, metavar="EUI64",
                         help="the Access Control Broker (default: the key store's only party "
                         "with that role)")  # fmt: skip
     decode.add_argument("--at", type=_moment, metavar="WHEN",
@@ -94,26 +95,26 @@ def _parser() -> argparse.ArgumentParser:
     )
     codec.add_argument("--corpus", type=Path, default=Path("../shared/rtds"), metavar="DIR",
                        help="the RTDS corpus (messages/ and keystore/); default ../shared/rtds")  # fmt: skip
-    codec.add_argument("--passes", type=_positive, default=5,
+    codec.add_argument("--passes", type=positive, default=5,
                        help="timed passes over the corpus; the best is reported (default 5)")  # fmt: skip
     codec.add_argument("--json", action="store_true", help="print the figures as one JSON object")
     codec.set_defaults(run=_run_bench_codec)
     firmware = bench_commands.add_parser("firmware", help="commands per second through an emulated hub's command path")
-    firmware.add_argument("--commands", type=_positive, default=2000, help="commands to send (default 2000)")
+    firmware.add_argument("--commands", type=positive, default=2000, help="commands to send (default 2000)")
     firmware.add_argument("--json", action="store_true", help="print the figures as one JSON object")
     firmware.set_defaults(run=_run_bench_firmware)
     memory = bench_commands.add_parser("memory", help="resident memory per commissioned premises, and what reading a long log adds")
-    memory.add_argument("--premises", type=_positive, default=50, help="premises to build for each layout (default 50)")
+    memory.add_argument("--premises", type=positive, default=50, help="premises to build for each layout (default 50)")
     memory.add_argument("--store", choices=("shared", "per-premises", "both"), default="both",
                         help="one SQLite store shared by every premises, one per premises, or measure both (default)")  # fmt: skip
     memory.add_argument("--json", action="store_true", help="print the figures as one JSON object")
     memory.set_defaults(run=_run_bench_memory)
     wan = bench_commands.add_parser("wan", help="command round trips per second through an MQTT broker (mosquitto)")
-    wan.add_argument("--premises", type=_positive, default=1, help="premises the commands are spread over (default 1)")
-    wan.add_argument("--commands", type=_positive, default=500, help="commands to send (default 500)")
+    wan.add_argument("--premises", type=positive, default=1, help="premises the commands are spread over (default 1)")
+    wan.add_argument("--commands", type=positive, default=500, help="commands to send (default 500)")
     wan.add_argument("--target", choices=("chf", "esme"), default="chf",
                      help="the hub itself, or the electricity meter over the HAN (default chf)")  # fmt: skip
-    wan.add_argument("--concurrency", type=_positive, help="commands in flight (default: one per premises)")
+    wan.add_argument("--concurrency", type=positive, help="commands in flight (default: one per premises)")
     wan.add_argument("--broker", metavar="URL", help="use this broker instead of starting a mosquitto")
     wan.add_argument("--json", action="store_true", help="print the figures as one JSON object")
     wan.set_defaults(run=_run_bench_wan)
@@ -141,7 +142,7 @@ def _add_pki_commands(commands: argparse._SubParsersAction) -> None:
         description="Generate a device's key pairs and certificates (Issuing DCA) in the store DIR.",
     )  # fmt: skip
     device.add_argument("directory", type=Path, metavar="DIR")
-    device.add_argument("--eui", type=_eui64, required=True, metavar="EUI64")
+    device.add_argument("--eui", type=eui64, required=True, metavar="EUI64")
     device.add_argument("--type", type=_device_type, required=True, dest="device_type",
                         metavar="|".join(t.name.lower() for t in DeviceType))  # fmt: skip
     device.add_argument("--regenerate", action="store_true",
@@ -157,19 +158,12 @@ def _add_pki_commands(commands: argparse._SubParsersAction) -> None:
 
 def _device_assignment(text: str) -> tuple[EUI64, DeviceType]:
     eui, _, kind = text.partition("=")
-    return _eui64(eui), _device_type(kind)
+    return eui64(eui), _device_type(kind)
 
 
 def _device_type(text: str) -> DeviceType:
     try:
         return parse_device_type(text)
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(str(error)) from None
-
-
-def _eui64(text: str) -> EUI64:
-    try:
-        return EUI64(text)
     except ValueError as error:
         raise argparse.ArgumentTypeError(str(error)) from None
 
@@ -182,16 +176,6 @@ def _moment(text: str) -> datetime | str:
     except ValueError:
         raise argparse.ArgumentTypeError(f"not an ISO 8601 date-time or 'message': {text!r}") from None
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return value
 
 
 def _run_decode(args: argparse.Namespace) -> int:

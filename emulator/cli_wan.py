@@ -23,8 +23,9 @@ from pathlib import Path
 from gbcs.commands import BUILDERS, KINDS, REQUIRED, ParameterError, builder
 from gbcs.describe import Description, describe, to_text
 from gbcs.errors import GbcsError, KeyStoreError
-from gbcs.types import EUI64, DeviceType, Role
+from gbcs.types import DeviceType, Role
 
+from .cli_args import eui64, premises_number, seconds
 from .errors import ConfigError, EmulatorError, LinkDown, NoResponse
 from .headend import HeadEnd
 from .pki_store import PkiStore
@@ -48,8 +49,8 @@ def add_wan_commands(commands: argparse._SubParsersAction) -> None:
     run.add_argument("--premises", type=int, metavar="N", help="how many premises (default 1)")
     run.add_argument("--state", type=Path, metavar="DIR", help=f"state directory (default {DEFAULT_STATE})")
     run.add_argument("--broker", metavar="URL", help="mqtt://[user:password@]host[:port]")
-    run.add_argument("--speed", type=_seconds, metavar="X", help="virtual seconds per real second (default 1)")
-    run.add_argument("--duration", type=_seconds, metavar="SECONDS", help="stop after this many real seconds")
+    run.add_argument("--speed", type=seconds, metavar="X", help="virtual seconds per real second (default 1)")
+    run.add_argument("--duration", type=seconds, metavar="SECONDS", help="stop after this many real seconds")
     run.add_argument("--auth", type=Path, metavar="FILE", help="per-hub broker accounts (from smets-emu auth)")
     run.add_argument("--quiet", action="store_true", help="no live display; a summary at the end")
     run.set_defaults(run=_run_run)
@@ -66,21 +67,21 @@ def add_wan_commands(commands: argparse._SubParsersAction) -> None:
     send.add_argument("--params", dest="params_json", metavar="JSON", help="parameters as a JSON object (or @FILE)")
     send.add_argument("--list", action="store_true", help="list the use cases and their parameters")
     send.add_argument("--state", type=Path, default=DEFAULT_STATE, metavar="DIR", help=f"state directory (default {DEFAULT_STATE})")
-    send.add_argument("--premises", type=_premises_number, default=1, metavar="N", help="the premises to address (default 1)")
-    send.add_argument("--hub", type=_eui64, metavar="EUI64", help="the CHF (default: premises N's)")
-    send.add_argument("--to", type=_eui64, metavar="EUI64", help="the device (default: premises N's of the use case's type)")
+    send.add_argument("--premises", type=premises_number, default=1, metavar="N", help="the premises to address (default 1)")
+    send.add_argument("--hub", type=eui64, metavar="EUI64", help="the CHF (default: premises N's)")
+    send.add_argument("--to", type=eui64, metavar="EUI64", help="the device (default: premises N's of the use case's type)")
     send.add_argument("--role", type=_role, metavar="ROLE", help="send as this party (default: the use case's)")
     send.add_argument("--broker", metavar="URL", help="default: the one `smets-emu run` recorded in the state directory")
-    send.add_argument("--timeout", type=_seconds, default=30.0, metavar="SECONDS", help="wait this long for the response (default 30)")
+    send.add_argument("--timeout", type=seconds, default=30.0, metavar="SECONDS", help="wait this long for the response (default 30)")
     send.add_argument("--json", action="store_true", help="print the response as one JSON object")
     send.set_defaults(run=_run_send)
 
     listen = commands.add_parser("listen", help="print the responses and alerts hubs send, as they arrive")
     listen.add_argument("--state", type=Path, default=DEFAULT_STATE, metavar="DIR", help="for the PKI and the broker")
     listen.add_argument("--broker", metavar="URL")
-    listen.add_argument("--hub", type=_eui64, metavar="EUI64", help="only this hub (default: every hub)")
-    listen.add_argument("--count", type=_premises_number, metavar="N", help="stop after N messages")
-    listen.add_argument("--timeout", type=_seconds, metavar="SECONDS", help="stop after this many seconds")
+    listen.add_argument("--hub", type=eui64, metavar="EUI64", help="only this hub (default: every hub)")
+    listen.add_argument("--count", type=premises_number, metavar="N", help="stop after N messages")
+    listen.add_argument("--timeout", type=seconds, metavar="SECONDS", help="stop after this many seconds")
     listen.add_argument("--json", action="store_true", help="one JSON object per message")
     listen.set_defaults(run=_run_listen)
 
@@ -90,12 +91,12 @@ def add_wan_commands(commands: argparse._SubParsersAction) -> None:
         "emulator running it, and print the reply. The outage alerts reach the head-end as usual.",
     )  # fmt: skip
     control.add_argument("action", choices=COMMANDS, metavar="|".join(COMMANDS))
-    control.add_argument("--seconds", type=_seconds, help="for wan-outage: how long")
-    control.add_argument("--premises", type=_premises_number, default=1, metavar="N", help="the premises (default 1)")
-    control.add_argument("--hub", type=_eui64, metavar="EUI64", help="the CHF (default: premises N's)")
+    control.add_argument("--seconds", type=seconds, help="for wan-outage: how long")
+    control.add_argument("--premises", type=premises_number, default=1, metavar="N", help="the premises (default 1)")
+    control.add_argument("--hub", type=eui64, metavar="EUI64", help="the CHF (default: premises N's)")
     control.add_argument("--state", type=Path, default=DEFAULT_STATE, metavar="DIR", help="for the broker (broker.json)")
     control.add_argument("--broker", metavar="URL")
-    control.add_argument("--timeout", type=_seconds, default=10.0, metavar="SECONDS", help="wait this long for the reply")
+    control.add_argument("--timeout", type=seconds, default=10.0, metavar="SECONDS", help="wait this long for the reply")
     control.set_defaults(run=_run_control)
 
     auth = commands.add_parser(
@@ -105,7 +106,7 @@ def add_wan_commands(commands: argparse._SubParsersAction) -> None:
         "mosquitto's password_file and acl_file to DIR/mosquitto/. A hub may then publish only "
         "under its own topics.",
     )  # fmt: skip
-    auth.add_argument("--premises", type=_premises_number, default=1, metavar="N", help="premises 1..N (default 1)")
+    auth.add_argument("--premises", type=premises_number, default=1, metavar="N", help="premises 1..N (default 1)")
     auth.add_argument("--state", type=Path, default=DEFAULT_STATE, metavar="DIR", help=f"where to write (default {DEFAULT_STATE})")
     auth.add_argument("--head-end", action="append", dest="head_ends", metavar="NAME",
                       help="a head-end account (repeatable; default: head-end)")  # fmt: skip
@@ -121,33 +122,6 @@ def add_wan_commands(commands: argparse._SubParsersAction) -> None:
     demo.add_argument("--state", type=Path, metavar="DIR", help="keep the demo's state here (default: a temporary directory)")
     demo.add_argument("--broker", metavar="URL")
     demo.set_defaults(run=_run_demo)
-
-
-def _eui64(text: str) -> EUI64:
-    try:
-        return EUI64(text)
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(str(error)) from None
-
-
-def _premises_number(text: str) -> int:
-    try:
-        number = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not 1 <= number < 1 << 24:
-        raise argparse.ArgumentTypeError("a premises number is from 1 to 16777215")
-    return number
-
-
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not 0 < value < 1e9:  # also refuses nan and inf
-        raise argparse.ArgumentTypeError(f"must be a number above 0, not {text}")
-    return value
 
 
 def _role(text: str) -> Role:

@@ -4,6 +4,7 @@ premises; and the command the tests send a hub (RTDS's ECS26n, re-MACed for our 
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import socket
 from collections.abc import Iterator, Mapping
@@ -17,6 +18,7 @@ from emulator.clock import VirtualClock
 from emulator.pki_store import DEFAULT_PARTIES, PkiStore
 from emulator.premises import Premises, PremisesConfig
 from emulator.store import Store
+from emulator.wan import Broker, HubLink
 from emulator.wan.mosquitto import MosquittoProcess, find_mosquitto
 from gbcs.types import EUI64, DeviceType, Role
 from tests.conftest import RTDS
@@ -73,3 +75,22 @@ def read_hub(pki: PkiStore, counter: int) -> bytes:
     frame = dataclasses.replace(frame, originator=PARTY[Role.ACCESS_CONTROL_BROKER], recipient=EUI64(CHF),
                                 originator_counter=counter, other_information=other, mac=None)  # fmt: skip
     return gbcs.encode(gbcs.add_mac(frame, pki.keystore(), broker=PARTY[Role.ACCESS_CONTROL_BROKER]))
+
+
+async def with_link(premises: Premises, broker: Broker, work):  # noqa: ANN001 - a coroutine function
+    """Run ``work(link)`` while ``premises``' hub holds its link to ``broker``."""
+    link = HubLink(premises, broker, backoff=(0.05, 0.5))
+    task = asyncio.create_task(link.run())
+    try:
+        await asyncio.wait_for(link.connected.wait(), 10)
+        return await work(link)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+
+async def drained(premises: Premises) -> None:
+    """Until the outbox is empty: the head-end may hear a frame before the hub has its PUBACK."""
+    async with asyncio.timeout(10):
+        while premises.wan_outbox():
+            await asyncio.sleep(0.05)

@@ -20,18 +20,7 @@ from emulator.wan import Broker, HubLink, WanHeadEnd, up_topic
 from emulator.wan.broker import EmbeddedBroker
 from gbcs.security import Check
 from gbcs.types import Role
-from tests.emulator.wan.conftest import CHF, PARTY, read_hub
-
-
-async def with_link(premises: Premises, broker: Broker, work):  # noqa: ANN001 - a coroutine function
-    link = HubLink(premises, broker, backoff=(0.05, 0.5))
-    task = asyncio.create_task(link.run())
-    try:
-        await asyncio.wait_for(link.connected.wait(), 10)
-        return await work(link)
-    finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
+from tests.emulator.wan.conftest import CHF, PARTY, drained, read_hub, with_link
 
 
 def test_the_head_end_exchanges_a_command_through_the_embedded_broker(premises: Premises, pki: PkiStore) -> None:
@@ -39,7 +28,9 @@ def test_the_head_end_exchanges_a_command_through_the_embedded_broker(premises: 
         async with EmbeddedBroker() as broker:
             async def exchange(_link: HubLink) -> bytes:
                 async with WanHeadEnd(broker) as head_end:
-                    return await head_end.exchange(CHF, read_hub(pki, 30), timeout=10)
+                    answer = await head_end.exchange(CHF, read_hub(pki, 30), timeout=10)
+                await drained(premises)
+                return answer
 
             return await with_link(premises, broker, exchange)
 

@@ -17,7 +17,7 @@ from emulator.wan import Broker, HubLink, down_topic, up_topic
 from emulator.wan.mosquitto import MosquittoProcess
 from gbcs.security import Check
 from gbcs.types import Role
-from tests.emulator.wan.conftest import CHF, PARTY, free_port, read_hub
+from tests.emulator.wan.conftest import CHF, PARTY, drained, free_port, read_hub, with_link
 
 
 async def collect(port: int, count: int, publish: list[bytes], *, within: float = 10.0) -> list[bytes]:
@@ -39,24 +39,6 @@ async def collect(port: int, count: int, publish: list[bytes], *, within: float 
     return received
 
 
-async def with_link(premises: Premises, port: int, work):  # noqa: ANN001 - a coroutine function
-    link = HubLink(premises, Broker(port=port), backoff=(0.05, 0.5))
-    task = asyncio.create_task(link.run())
-    try:
-        await asyncio.wait_for(link.connected.wait(), 10)
-        return await work(link)
-    finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-
-
-async def drained(premises: Premises) -> None:
-    """Until the outbox is empty: the head-end may hear a frame before the hub has its PUBACK."""
-    async with asyncio.timeout(10):
-        while premises.wan_outbox():
-            await asyncio.sleep(0.05)
-
-
 def test_a_command_for_the_hub_comes_back_answered(mosquitto: MosquittoProcess, premises: Premises, pki: PkiStore) -> None:
     command = read_hub(pki, 10)
     async def scenario(_: HubLink) -> list[bytes]:
@@ -64,7 +46,7 @@ def test_a_command_for_the_hub_comes_back_answered(mosquitto: MosquittoProcess, 
         await drained(premises)
         return answers
 
-    [answer] = asyncio.run(with_link(premises, mosquitto.port, scenario))
+    [answer] = asyncio.run(with_link(premises, mosquitto.broker, scenario))
     frame = gbcs.decode(answer)
     assert (frame.cra.name, frame.originator, frame.originator_counter) == ("RESPONSE", CHF, 10)
     assert gbcs.verify(frame, pki.keystore(), broker=PARTY[Role.ACCESS_CONTROL_BROKER]).mac is Check.VALID
@@ -72,7 +54,7 @@ def test_a_command_for_the_hub_comes_back_answered(mosquitto: MosquittoProcess, 
 
 
 def test_bad_input_on_the_down_topic_stops_nothing(mosquitto: MosquittoProcess, premises: Premises, pki: PkiStore) -> None:
-    answers = asyncio.run(with_link(premises, mosquitto.port,
+    answers = asyncio.run(with_link(premises, mosquitto.broker,
                                     lambda _: collect(mosquitto.port, 1, [b"", b"\xdf\x09garbage", read_hub(pki, 11)])))  # fmt: skip
     assert gbcs.decode(answers[0]).originator_counter == 11
     assert any(entry.event for entry in premises.store.read().security_log(premises.chf.eui))  # the refusals, logged
@@ -94,7 +76,7 @@ def test_what_the_hub_queued_while_the_broker_was_away_arrives_after_it_returns(
         await drained(premises)
         return answers
 
-    answers = asyncio.run(with_link(premises, mosquitto.port, scenario))
+    answers = asyncio.run(with_link(premises, mosquitto.broker, scenario))
     assert sorted(gbcs.decode(answer).originator_counter for answer in answers) == [20, 21, 22, 23, 24]
     assert premises.wan_outbox() == []
 
@@ -132,7 +114,7 @@ def test_a_burst_of_alerts_for_a_head_end_that_is_away_arrives_complete(mosquitt
                 counters.add(gbcs.decode(bytes(message.payload)).originator_counter)
         return counters
 
-    counters = asyncio.run(with_link(premises, mosquitto.port, scenario))
+    counters = asyncio.run(with_link(premises, mosquitto.broker, scenario))
     if mosquitto.stock:
         assert len(counters) <= 1100  # stock mosquitto kept about a thousand and dropped the rest
     else:
@@ -148,7 +130,7 @@ def test_the_head_end_exchanges_a_command_for_its_response_and_says_when_none_co
         async with WanHeadEnd(Broker(port=mosquitto.port)) as head_end:
             return await head_end.exchange(CHF, read_hub(pki, 30), timeout=10)
 
-    frame = gbcs.decode(asyncio.run(with_link(premises, mosquitto.port, exchange)))
+    frame = gbcs.decode(asyncio.run(with_link(premises, mosquitto.broker, exchange)))
     assert (frame.originator, frame.originator_counter) == (CHF, 30)
     assert gbcs.verify(frame, pki.keystore(), broker=PARTY[Role.ACCESS_CONTROL_BROKER]).mac is Check.VALID
 
