@@ -467,13 +467,15 @@ def _run_auth(args: argparse.Namespace) -> int:
 
 
 def _run_demo(args: argparse.Namespace) -> int:
-    from .demo import run_demo
+    from .demo import DemoFailed, run_demo
 
     try:
         broker = Broker.from_url(args.broker) if args.broker else None
         asyncio.run(run_demo(args.state, broker, say=lambda line: print(line, flush=True)))
     except (NoResponse, LinkDown) as error:
         return _fail("demo", error, EXIT_NO_RESPONSE)
-    except EmulatorError as error:
+    except DemoFailed as error:
         return _fail("demo", error, EXIT_CHECK_FAILED)
+    except EmulatorError as error:  # a bad broker URL, a state directory in use or unwritable
+        return _fail("demo", error)
     return EXIT_OK

@@ -14,10 +14,11 @@ not here: hand the bytes to ``Premises.send``, or send them over the SMWAN with
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -68,8 +69,12 @@ class HeadEnd:
         return parties[0]
 
     def next_counter(self, party: EUI64) -> int:
-        """The counter ``party``'s next command will carry (without using it)."""
-        return self._last.get(party, self.first_counter - 1) + 1
+        """The counter ``party``'s next command will carry (without using it): above every one
+        this head-end used and, with a counters file, every one the file holds."""
+        last = self._last.get(party, self.first_counter - 1)
+        if self.counters is not None:
+            last = max(last, self._saved_counters().get(str(party), 0))
+        return last + 1
 
     def _use_counter(self, party: EUI64, counter: int | None) -> int:
         if self.counters is not None:
@@ -81,34 +86,59 @@ class HeadEnd:
         return counter
 
     def _use_counter_from_file(self, party: EUI64, counter: int | None) -> int:
-        """Take a counter under the file's lock and write it back before returning it.
+        """Take a counter under the file's lock and make it durable before returning it.
 
         Raises:
             StoreError: the file cannot be read or written.
         """
         assert self.counters is not None
-        try:
-            with open(self.counters, "a+") as handle:
-                fcntl.flock(handle, fcntl.LOCK_EX)  # another head-end process waits here
-                handle.seek(0)
-                text = handle.read()
-                saved = json.loads(text) if text.strip() else {}
-                if not isinstance(saved, dict) or not all(isinstance(v, int) for v in saved.values()):
-                    raise StoreError(f"{self.counters} is not a head-end's counters file")
-                self._last[party] = max(self._last.get(party, 0), saved.get(str(party), 0))
-                counter = self.next_counter(party) if counter is None else counter
-                if counter < self.next_counter(party):
-                    raise ValueError(f"counter {counter} for {party} does not exceed {self._last[party]}, already used")
-                self._last[party] = counter
-                saved[str(party)] = counter
-                handle.seek(0)
-                handle.truncate()
-                handle.write(json.dumps(saved, sort_keys=True))
-                handle.flush()
-                os.fsync(handle.fileno())
-        except (OSError, json.JSONDecodeError) as error:
-            raise StoreError(f"the head-end's counters in {self.counters}: {error}") from None
+        with self._counters_locked():
+            saved = self._saved_counters()
+            self._last[party] = max(self._last.get(party, self.first_counter - 1), saved.get(str(party), 0))
+            counter = self.next_counter(party) if counter is None else counter
+            if counter < self.next_counter(party):
+                raise ValueError(f"counter {counter} for {party} does not exceed {self._last[party]}, already used")
+            self._last[party] = saved[str(party)] = counter
+            # a new file renamed over the old, both flushed: a crash leaves the old counters or the new, never none
+            staging = self.counters.with_name(self.counters.name + ".new")
+            try:
+                with open(staging, "w") as handle:
+                    handle.write(json.dumps(saved, sort_keys=True))
+                    handle.flush()
+                    os.fsync(handle.fileno())
+                staging.replace(self.counters)
+                directory = os.open(self.counters.parent, os.O_RDONLY)
+                try:
+                    os.fsync(directory)
+                finally:
+                    os.close(directory)
+            except OSError as error:
+                raise StoreError(f"cannot keep the head-end's counters in {self.counters}: {error.strerror}") from None
         return counter
+
+    @contextlib.contextmanager
+    def _counters_locked(self) -> Iterator[None]:
+        """The counters file's lock (a file beside it, since the file itself is replaced)."""
+        assert self.counters is not None
+        try:
+            handle = open(self.counters.with_name(self.counters.name + ".lock"), "a")  # noqa: SIM115
+        except OSError as error:
+            raise StoreError(f"cannot lock the head-end's counters in {self.counters}: {error.strerror}") from None
+        with handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)  # another head-end process waits here
+            yield
+
+    def _saved_counters(self) -> dict[str, int]:
+        assert self.counters is not None
+        try:
+            saved = json.loads(self.counters.read_text())
+        except FileNotFoundError:
+            return {}
+        except (OSError, ValueError) as error:
+            raise StoreError(f"the head-end's counters in {self.counters} are unreadable: {error}") from None
+        if not isinstance(saved, dict) or not all(isinstance(v, int) and not isinstance(v, bool) for v in saved.values()):
+            raise StoreError(f"{self.counters} is not a head-end's counters file")
+        return saved
 
     def command(self, message_code: int, recipient: bytes, content: bytes, *, role: Role,
                 for_party: Role | None = None, date_time: datetime | None = None,

@@ -39,9 +39,10 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import IO, Any
 
+from gbcs.types import DeviceType
+
 from .clock import VirtualClock, utc
 from .errors import ConfigError, StoreError
-from .firmware.lifecycle import Lifecycle
 from .pki_store import PkiStore
 from .premises import Premises, PremisesConfig
 from .store import Store
@@ -122,16 +123,23 @@ class SiteConfig:
             raise ConfigError(f"{source}: {error}") from None
 
 
+PROVISIONED = "site.provisioned"  # CHF register: the premises was made and commissioned whole
+
+
 def _premises(store: Store, clock: VirtualClock, pki: PkiStore, number: int) -> Premises:
-    """Premises ``number`` as the store holds it, or provisioned and commissioned now (also
-    when a run stopped between the two)."""
+    """Premises ``number`` as the store holds it; or, if the store lacks it or holds only part
+    of it (a run stopped while provisioning it), provisioned and commissioned afresh."""
     layout = PremisesConfig.standard(number)
-    try:
-        premises = Premises.load(store, clock, layout, seed=number)
-    except StoreError:
-        premises = Premises.create(store, clock, pki, layout, seed=number)
-    if premises.chf.lifecycle == Lifecycle.PRE_INSTALLED:
-        premises.commission()
+    chf = layout.of_type(DeviceType.CHF)[0]
+    if store.read().register(chf, PROVISIONED):
+        return Premises.load(store, clock, layout, seed=number)
+    with store.transaction() as tx:
+        for eui in layout.devices:
+            tx.remove_device(eui)  # what a stopped provisioning left
+    premises = Premises.create(store, clock, pki, layout, seed=number)
+    premises.commission()
+    with store.transaction() as tx:
+        tx.set_register(chf, PROVISIONED, True)
     return premises
 
 

@@ -159,6 +159,10 @@ class Transaction:
         row = self._db.execute("SELECT device_type, identity, lifecycle FROM device WHERE eui = ?", (str(eui),)).fetchone()
         return None if row is None else (row[0], json.loads(row[1]), row[2])
 
+    def remove_device(self, eui: EUI64) -> None:
+        """Forget a device and everything it holds (its rows in every table go with it)."""
+        self._db.execute("DELETE FROM device WHERE eui = ?", (str(eui),))
+
     def set_identity(self, eui: EUI64, identity: dict[str, Any]) -> None:
         """Replace the device's identity (e.g. its firmware version, once CS06 activated one)."""
         self._db.execute("UPDATE device SET identity = ? WHERE eui = ?", (json.dumps(identity, sort_keys=True), str(eui)))

@@ -29,7 +29,7 @@ import aiomqtt
 from gbcs.types import DeviceType
 
 from ..errors import ConfigError, EmulatorError
-from .link import NO_DELAY, Broker, HubLink, control_topic
+from .link import NO_DELAY, Broker, HubLink, control_topic, stop_if_cancelled
 
 __all__ = ["COMMANDS", "ControlPlane", "apply_control"]
 
@@ -93,15 +93,19 @@ class ControlPlane:
                 await self._serve()
             except aiomqtt.MqttError as error:
                 log.info("control plane down (%s); again in %.1f s", error, delay)
+            stop_if_cancelled()
             delay = 0.2 if self._connected else min(delay * 2, 30.0)
             await asyncio.sleep(delay)
 
     async def _serve(self) -> None:
+        # A clean session: a command sent while no emulator listens was already unanswered;
+        # it must not run at the next start.
         async with aiomqtt.Client(self.broker.host, self.broker.port, identifier=self.identifier,
                                   username=self.broker.username, password=self.broker.password,
-                                  clean_session=False, socket_options=NO_DELAY) as client:  # fmt: skip
+                                  clean_session=True, socket_options=NO_DELAY) as client:  # fmt: skip
             for link in self.links.values():
                 await client.subscribe(control_topic(link.premises.chf.eui), qos=1)
+            stop_if_cancelled()
             self._connected = True
             self.subscribed.set()
             async for message in client.messages:
@@ -111,6 +115,7 @@ class ControlPlane:
                     continue  # another emulator process's hub
                 reply = self.handle(link, message.payload)
                 await client.publish(f"{message.topic}/reply", json.dumps(reply), qos=1)
+                stop_if_cancelled()
 
     @staticmethod
     def handle(link: HubLink, payload: object) -> dict:

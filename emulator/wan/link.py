@@ -190,15 +190,16 @@ class HubLink:
                     await self._publish_state(client, self._event)
                     self.connected.set()
                     delay = self.backoff[0]
+                    stop_if_cancelled()  # one may have been dropped while connecting
                     await self._serve(client)
             except _Dark:
                 self.connected.clear()
-                _stop_if_cancelled()
+                stop_if_cancelled()
                 continue  # back when the power or the WAN is
             except aiomqtt.MqttError as error:
                 log.info("SMWAN link of %s down (%s); again in %.1f s", self._identifier, error, delay)
             self.connected.clear()
-            _stop_if_cancelled()
+            stop_if_cancelled()
             self.reconnects += 1
             self._event = "reconnected"
             await asyncio.sleep(delay)
@@ -305,10 +306,10 @@ class HubLink:
         await client.publish(self._state, self._state_json(event, online=online), qos=1, retain=True)
 
 
-def _stop_if_cancelled() -> None:
-    """Stop if this task is being cancelled: Python 3.11's ``wait_for`` (in aiomqtt's
-    disconnect) drops a cancellation that arrives as what it waits for completes, and the
-    link would otherwise wait for the power or reconnect for ever."""
+def stop_if_cancelled() -> None:
+    """Stop if this task is being cancelled: Python 3.11's ``wait_for`` (inside aiomqtt's
+    connect, subscribe, publish and disconnect) drops a cancellation that arrives as what it
+    waits for completes, and a link or plane would otherwise go on for ever."""
     task = asyncio.current_task()
     if task is not None and task.cancelling():
         raise asyncio.CancelledError

@@ -50,3 +50,37 @@ def test_a_chosen_counter_must_not_go_back(head_end: HeadEnd) -> None:
     assert head_end.next_counter(party) == chosen + 1
     with pytest.raises(ValueError, match="already used"):
         head_end.command(0x0013, ESME, b"\x05\x00", role=Role.WAN_PROVIDER, counter=chosen)
+
+
+def counter_of(command: bytes) -> int:
+    return gbcs.decode(command).originator_counter
+
+
+def test_head_ends_sharing_a_counters_file_never_repeat_a_counter(head_end: HeadEnd, tmp_path) -> None:  # noqa: ANN001
+    path = tmp_path / "head-end.json"
+    first, second = (HeadEnd(head_end.keystore, counters=path) for _ in range(2))
+    taken = [counter_of(first.command(0x0013, ESME, b"\x05\x00", role=Role.NETWORK_OPERATOR)),
+             counter_of(second.command(0x0013, ESME, b"\x05\x00", role=Role.NETWORK_OPERATOR))]  # fmt: skip
+    operator = first.party(Role.NETWORK_OPERATOR)
+    # the first head-end's idea of the next counter follows the file, which the second moved on
+    taken.append(counter_of(first.command(0x0013, ESME, b"\x05\x00", role=Role.NETWORK_OPERATOR,
+                                          counter=first.next_counter(operator))))  # fmt: skip
+    assert taken == [1, 2, 3]
+    assert HeadEnd(head_end.keystore, counters=path).next_counter(operator) == 4  # a later run goes on
+    assert not path.with_name(path.name + ".new").exists()  # written whole, then renamed into place
+
+
+def test_a_counters_file_respects_the_first_counter(head_end: HeadEnd, tmp_path) -> None:  # noqa: ANN001
+    fresh = HeadEnd(head_end.keystore, first_counter=1000, counters=tmp_path / "c.json")
+    assert counter_of(fresh.command(0x0013, ESME, b"\x05\x00", role=Role.SUPPLIER)) == 1000
+
+
+@pytest.mark.parametrize("content", ["", "{not json", "[1, 2]", '{"02534D4554450002": "7"}'])
+def test_an_unreadable_counters_file_is_refused_not_reset(head_end: HeadEnd, tmp_path, content: str) -> None:  # noqa: ANN001
+    from emulator.errors import StoreError
+
+    path = tmp_path / "head-end.json"
+    path.write_text(content)
+    with pytest.raises(StoreError, match="counters"):
+        HeadEnd(head_end.keystore, counters=path).command(0x0013, ESME, b"\x05\x00", role=Role.SUPPLIER)
+    assert path.read_text() == content  # left as it was, for a person to look at

@@ -13,6 +13,7 @@ import gbcs
 from emulator.errors import ConfigError
 from emulator.site import Site, SiteConfig
 from gbcs.dlms import decode_apdu
+from gbcs.types import DeviceType
 from tests.emulator.helpers import NOW
 
 
@@ -48,8 +49,10 @@ def test_a_later_configured_start_moves_time_on(tmp_path: Path) -> None:
     site.close()
 
 
-def test_a_premises_left_pre_installed_by_a_crash_is_commissioned_on_the_next_open(tmp_path: Path) -> None:
+@pytest.mark.parametrize("stopped_after", ["one device", "every device", "the hub's installation"])
+def test_a_premises_a_stopped_run_left_half_made_is_made_whole_on_the_next_open(tmp_path: Path, stopped_after: str) -> None:
     from emulator.clock import VirtualClock
+    from emulator.firmware.device import Credentials, Device, Identity
     from emulator.pki_store import PkiStore
     from emulator.premises import Premises, PremisesConfig
     from emulator.store import Store
@@ -57,8 +60,16 @@ def test_a_premises_left_pre_installed_by_a_crash_is_commissioned_on_the_next_op
     state = tmp_path / "state"
     state.mkdir()
     pki = PkiStore.create(state / "pki", now=NOW - timedelta(days=1))
-    store = Store(state / "premises.sqlite")
-    Premises.create(store, VirtualClock(NOW), pki, PremisesConfig.standard(1), seed=1)  # killed before commission()
+    store, layout = Store(state / "premises.sqlite"), PremisesConfig.standard(1)
+    if stopped_after == "one device":
+        chf = layout.of_type(DeviceType.CHF)[0]
+        pki.issue_device(chf, DeviceType.CHF)
+        Device.create(store, VirtualClock(NOW), Identity(chf, DeviceType.CHF), Credentials.from_keystore(pki.keystore(), chf),
+                      pki.trust_anchor_cells())  # fmt: skip
+    else:
+        premises = Premises.create(store, VirtualClock(NOW), pki, layout, seed=1)
+        if stopped_after == "the hub's installation":
+            premises.install_hub()  # the meters never joined
     store.close()
     site = Site.open(SiteConfig(state=state, start=NOW))
     assert {device.lifecycle for device in site.hub(1).devices.values()} == {"commissioned"}
