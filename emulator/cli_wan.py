@@ -99,6 +99,18 @@ def add_wan_commands(commands: argparse._SubParsersAction) -> None:
     control.add_argument("--timeout", type=seconds, default=10.0, metavar="SECONDS", help="wait this long for the reply")
     control.set_defaults(run=_run_control)
 
+    fleet = commands.add_parser("fleet", help="fleets: many premises described once (fleet show)")
+    fleet_commands = fleet.add_subparsers(dest="fleet", required=True, metavar="ACTION")
+    show = fleet_commands.add_parser(
+        "show", help="the premises a fleet description gives: counts by region, feeder and supplier, identities",
+        description="Read a fleet description (TOML; see emulator/fleet.py) and print how many premises it "
+        "holds where, or with --json one object per premises: its number, hub, devices, MPANs and MPRNs.",
+    )  # fmt: skip
+    show.add_argument("file", type=Path, metavar="FILE")
+    show.add_argument("--region", metavar="NAME", help="only this region's premises")
+    show.add_argument("--json", action="store_true", help="one JSON object per premises")
+    show.set_defaults(run=_run_fleet_show)
+
     auth = commands.add_parser(
         "auth", help="make per-hub broker accounts and mosquitto's password and ACL files",
         description="Make an account for each premises' hub (its CHF EUI-64 as username) and for "
@@ -438,6 +450,39 @@ async def _control(broker: Broker, hub: bytes, message: dict, timeout: float) ->
     except (aiomqtt.MqttError, OSError) as error:
         raise LinkDown(f"the broker at {broker.url}: {error}") from None
     raise NoResponse(f"the broker closed the subscription to {topic}/reply")
+
+
+# -- fleet ------------------------------------------------------------------------------------------
+
+
+def _run_fleet_show(args: argparse.Namespace) -> int:
+    from collections import Counter
+
+    from .fleet import Fleet
+
+    try:
+        fleet = Fleet.from_toml(args.file)
+        if args.region is not None and args.region not in fleet.regions:
+            raise ConfigError(f"the fleet has no region {args.region!r}; its regions: {', '.join(fleet.regions)}")
+    except EmulatorError as error:
+        return _fail("fleet show", error)
+    if args.json:
+        for premises in fleet.premises(args.region):
+            print(json.dumps({
+                "number": premises.number, "hub": str(premises.hub), "template": premises.group.template.name,
+                "region": premises.group.region, "feeder": premises.group.feeder, "supplier": premises.group.supplier,
+                "devices": {str(eui): kind.name for eui, kind in premises.config.devices.items()},
+                "mpans": list(premises.mpans), "mprns": list(premises.mprns), "load_seed": premises.load_seed,
+            }))  # fmt: skip
+        return EXIT_OK
+    groups = [group for group in fleet.groups if args.region in (None, group.region)]
+    print(f"fleet of seed {fleet.seed}: {sum(g.count for g in groups)} premises")
+    for label in ("region", "feeder", "supplier"):
+        counts: Counter[str] = Counter()
+        for group in groups:
+            counts[getattr(group, label)] += group.count
+        print(f"  by {label}: " + ", ".join(f"{name} {count}" for name, count in counts.items()))
+    return EXIT_OK
 
 
 # -- auth ----------------------------------------------------------------------------------------------
