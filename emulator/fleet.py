@@ -33,22 +33,21 @@ check digit is computed).
 from __future__ import annotations
 
 import hashlib
-import tomllib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from gbcs.pki import parse_device_type
 from gbcs.types import EUI64, DeviceType
 
 from .errors import ConfigError
-from .premises import PremisesConfig
+from .premises import HAN_DEVICES, PremisesConfig
+from .toml_file import read_toml
 
 __all__ = ["Fleet", "FleetPremises", "Group", "Template", "mpan_check_digit"]
 
 MAX_PREMISES = (1 << 24) - 1  # three bytes of the EUI-64 number premises
-_HAN_TYPES = {"esme": DeviceType.ESME, "gsme": DeviceType.GSME, "ihd": DeviceType.IHD, "ppmid": DeviceType.PPMID,
-              "hcalcs": DeviceType.HCALCS}  # fmt: skip
 _ELEMENTS = ("single", "twin", "polyphase")
 # MPAN check digit: the first 12 digits of the core times these primes, summed, mod 11, mod 10.
 _MPAN_PRIMES = (3, 5, 7, 13, 17, 19, 23, 29, 31, 37, 41, 43)
@@ -119,12 +118,7 @@ class Fleet:
         Raises:
             ConfigError: unreadable, not TOML, or a key or value that is wrong (named).
         """
-        try:
-            document = tomllib.loads(Path(path).read_text())
-        except OSError as error:
-            raise ConfigError(f"cannot read {path}: {error.strerror}") from None
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
-            raise ConfigError(f"{path} is not TOML: {error}") from None
+        document = read_toml(path)
         try:
             return cls.from_mapping(document)
         except ConfigError as error:
@@ -207,15 +201,19 @@ def _template(name: str, table: object) -> Template:
         raise ConfigError(f"{where} must be a table")
     _only(table, {"devices", "esme", "load_seed"}, where)
     devices = table.get("devices", [])
-    if not isinstance(devices, list) or not all(isinstance(d, str) and d.lower() in _HAN_TYPES for d in devices):
-        raise ConfigError(f"{where} devices: a list of {', '.join(_HAN_TYPES)}, not {devices!r}")
+    try:
+        kinds = tuple(parse_device_type(device) for device in devices) if isinstance(devices, list) else None
+    except (ValueError, AttributeError):
+        kinds = None
+    if kinds is None or not all(kind in HAN_DEVICES for kind in kinds):
+        names = ", ".join(kind.name.lower() for kind in HAN_DEVICES)
+        raise ConfigError(f"{where} devices: a list of {names}, not {devices!r}")
     esme = table.get("esme", "single")
     if esme not in _ELEMENTS:
         raise ConfigError(f"{where} esme: one of {', '.join(_ELEMENTS)}, not {esme!r}")
     load_seed = table.get("load_seed")
     if load_seed is not None and (not isinstance(load_seed, int) or isinstance(load_seed, bool)):
         raise ConfigError(f"{where} load_seed: a whole number, not {load_seed!r}")
-    kinds = tuple(_HAN_TYPES[device.lower()] for device in devices)
     if len(kinds) > 250:
         raise ConfigError(f"{where} has {len(kinds)} devices; a premises has at most 250")
     return Template(name, kinds, esme, load_seed)

@@ -31,7 +31,6 @@ import os
 import shutil
 import stat
 import tempfile
-import tomllib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -51,6 +50,7 @@ from gbcs.types import EUI64, DeviceType, Role
 
 from .errors import ConfigError, StoreError
 from .firmware.device import TrustAnchorCell, cells_from_keystore
+from .toml_file import read_toml
 
 __all__ = ["DEFAULT_PARTIES", "Listing", "Party", "PkiConfig", "PkiStore", "StoreEntry", "list_certificates"]
 
@@ -120,12 +120,7 @@ class PkiConfig:
         Raises:
             ConfigError: the file cannot be read or a value is wrong (the message says which).
         """
-        try:
-            document = tomllib.loads(path.read_text(encoding="utf-8"))
-        except OSError as error:
-            raise ConfigError(f"cannot read {path}: {error.strerror}") from None
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
-            raise ConfigError(f"{path}: not valid TOML: {error}") from None
+        document = read_toml(path)
         return cls.from_mapping(document, source=str(path))
 
     @classmethod

@@ -32,7 +32,6 @@ from __future__ import annotations
 import asyncio
 import fcntl
 import json
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
@@ -46,6 +45,7 @@ from .errors import ConfigError, StoreError
 from .pki_store import PkiStore
 from .premises import Premises, PremisesConfig
 from .store import Store
+from .toml_file import read_toml
 from .wan.auth import HubAuth
 from .wan.control import ControlPlane
 from .wan.link import Broker, HubLink, WanConditions
@@ -79,12 +79,7 @@ class SiteConfig:
         Raises:
             ConfigError: unreadable, not TOML, or a key or value that is wrong (named).
         """
-        try:
-            document = tomllib.loads(Path(path).read_text())
-        except OSError as error:
-            raise ConfigError(f"cannot read {path}: {error.strerror}") from None
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
-            raise ConfigError(f"{path} is not TOML: {error}") from None
+        document = read_toml(path)
         return cls.from_mapping(document, source=str(path))
 
     @classmethod

@@ -138,7 +138,7 @@ def test_run_refuses_a_bad_configuration(tmp_path: Path, capsys: pytest.CaptureF
     assert "loss" in capsys.readouterr().err
     config.write_text("premises = [\n")
     assert main(["run", "--config", str(config)]) == 2
-    assert "not TOML" in capsys.readouterr().err
+    assert "not valid TOML" in capsys.readouterr().err
     assert main(["run", "--config", str(tmp_path / "missing.toml")]) == 2
     assert "cannot read" in capsys.readouterr().err
 

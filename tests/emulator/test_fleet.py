@@ -88,6 +88,8 @@ def test_each_electricity_meter_has_a_valid_mpan_from_its_region(fleet: Fleet) -
     ("seed = 1\n", "at least one premises template"),
     ("[templates.a]\ndevices = ['esme']\n", r"at least one \[\[group\]\]"),
     ("[templates.a]\ndevices = ['toaster']\n[[group]]\ntemplate = 'a'\ncount = 1\n", "devices: a list of"),
+    ("[templates.a]\ndevices = ['chf']\n[[group]]\ntemplate = 'a'\ncount = 1\n", "devices: a list of esme"),
+    ("[templates.a]\ndevices = 'esme'\n[[group]]\ntemplate = 'a'\ncount = 1\n", "devices: a list of"),
     ("[templates.a]\nesme = 'quad'\n[[group]]\ntemplate = 'a'\ncount = 1\n", "esme: one of"),
     ("[templates.a]\n[[group]]\ntemplate = 'b'\ncount = 1\n", "template: one of a"),
     ("[templates.a]\n[[group]]\ntemplate = 'a'\ncount = 0\n", "count: a whole number"),
@@ -95,7 +97,7 @@ def test_each_electricity_meter_has_a_valid_mpan_from_its_region(fleet: Fleet) -
     ("[templates.a]\n[[group]]\ntemplate = 'a'\ncount = 1\nregion = 5\n", "region: a name"),
     ("[templates.a]\n[[group]]\ntemplate = 'a'\ncount = 1\ncolour = 'red'\n", "unknown key"),
     ("[templates.a]\n[[group]]\ntemplate = 'a'\ncount = 20000000\n", "at most 16777215"),
-    ("seed = [\n", "not TOML"),
+    ("seed = [\n", "not valid TOML"),
 ])  # fmt: skip
 def test_a_bad_fleet_description_is_refused_with_what_is_wrong(tmp_path: Path, text: str, message: str) -> None:
     path = tmp_path / "fleet.toml"
