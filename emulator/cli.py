@@ -21,6 +21,7 @@ from gbcs.pki import parse_device_type
 from gbcs.types import EUI64, DeviceType
 
 from .cli_args import eui64, positive
+from .cli_fleet import add_fleet_commands
 from .cli_wan import add_wan_commands
 from .errors import EmulatorError
 from .pki_store import PkiConfig, PkiStore, list_certificates
@@ -72,6 +73,7 @@ def _parser() -> argparse.ArgumentParser:
 
     _add_pki_commands(commands)
     add_wan_commands(commands)
+    add_fleet_commands(commands)
 
     replay = commands.add_parser(
         "replay", help="feed recorded commands to emulated devices and compare their responses",

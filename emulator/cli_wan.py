@@ -26,6 +26,7 @@ from gbcs.errors import GbcsError, KeyStoreError
 from gbcs.types import DeviceType, Role
 
 from .cli_args import eui64, premises_number, seconds
+from .cli_fleet import add_run_fleet_arguments, run_fleet
 from .errors import ConfigError, EmulatorError, LinkDown, NoResponse
 from .headend import HeadEnd
 from .pki_store import PkiStore
@@ -53,6 +54,7 @@ def add_wan_commands(commands: argparse._SubParsersAction) -> None:
     run.add_argument("--duration", type=seconds, metavar="SECONDS", help="stop after this many real seconds")
     run.add_argument("--auth", type=Path, metavar="FILE", help="per-hub broker accounts (from smets-emu auth)")
     run.add_argument("--quiet", action="store_true", help="no live display; a summary at the end")
+    add_run_fleet_arguments(run)
     run.set_defaults(run=_run_run)
 
     send = commands.add_parser(
@@ -99,18 +101,6 @@ def add_wan_commands(commands: argparse._SubParsersAction) -> None:
     control.add_argument("--timeout", type=seconds, default=10.0, metavar="SECONDS", help="wait this long for the reply")
     control.set_defaults(run=_run_control)
 
-    fleet = commands.add_parser("fleet", help="fleets: many premises described once (fleet show)")
-    fleet_commands = fleet.add_subparsers(dest="fleet", required=True, metavar="ACTION")
-    show = fleet_commands.add_parser(
-        "show", help="the premises a fleet description gives: counts by region, feeder and supplier, identities",
-        description="Read a fleet description (TOML; see emulator/fleet.py) and print how many premises it "
-        "holds where, or with --json one object per premises: its number, hub, devices, MPANs and MPRNs.",
-    )  # fmt: skip
-    show.add_argument("file", type=Path, metavar="FILE")
-    show.add_argument("--region", metavar="NAME", help="only this region's premises")
-    show.add_argument("--json", action="store_true", help="one JSON object per premises")
-    show.set_defaults(run=_run_fleet_show)
-
     auth = commands.add_parser(
         "auth", help="make per-hub broker accounts and mosquitto's password and ACL files",
         description="Make an account for each premises' hub (its CHF EUI-64 as username) and for "
@@ -151,7 +141,7 @@ def _fail(command: str, message: object, status: int = EXIT_USAGE) -> int:
 # -- broker.json: where the running site's broker is ---------------------------------------------
 
 
-def _recorded_broker(state: Path, given: str | None) -> Broker:
+def recorded_broker(state: Path, given: str | None) -> Broker:
     """The broker named by ``--broker``, or the one ``run`` recorded in ``state``.
 
     Raises:
@@ -175,6 +165,10 @@ def _recorded_broker(state: Path, given: str | None) -> Broker:
 
 
 def _run_run(args: argparse.Namespace) -> int:
+    if args.fleet is not None:
+        return run_fleet(args)
+    if args.shard is not None or args.metrics_port is not None:
+        return _fail("run", "--shard and --metrics-port are for a fleet (--fleet FILE)")
     try:
         config = SiteConfig.from_toml(args.config) if args.config else SiteConfig()
         overrides = {key: value for key, value in (("premises", args.premises), ("state", args.state), ("speed", args.speed),
@@ -204,7 +198,7 @@ async def _serve(site: Site, args: argparse.Namespace) -> int:
         record = Path(site.config.state) / "broker.json"
         ready = asyncio.Event()
         runner = asyncio.create_task(site.run(broker, ready=ready))
-        announced = asyncio.create_task(_announce(ready, record, broker))  # once every hub listens
+        announced = asyncio.create_task(announce_broker(ready, record, broker))  # once every hub listens
         try:
             if args.quiet:
                 print(f"running {len(site.premises)} premises on {broker.url}; state in {site.config.state}", flush=True)
@@ -215,7 +209,7 @@ async def _serve(site: Site, args: argparse.Namespace) -> int:
             announced.cancel()
             runner.cancel()
             await asyncio.gather(runner, announced, return_exceptions=True)
-            _forget(record)
+            forget_broker(record)
     status = site.status()
     print(f"stopped: {status['premises']} premises, {status['received']} commands received, {status['sent']} frames sent, "
           f"{status['reconnects']} reconnections; virtual time {status['time']:%Y-%m-%d %H:%M:%S}Z")  # fmt: skip
@@ -224,14 +218,14 @@ async def _serve(site: Site, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-async def _announce(ready: asyncio.Event, record: Path, broker: Broker) -> None:
+async def announce_broker(ready: asyncio.Event, record: Path, broker: Broker) -> None:
     await ready.wait()
     staging = record.with_suffix(".tmp")
     staging.write_text(json.dumps({"url": broker.url, "pid": os.getpid()}))
     staging.replace(record)
 
 
-def _forget(record: Path) -> None:
+def forget_broker(record: Path) -> None:
     """Remove ``broker.json`` if this process wrote it."""
     try:
         if json.loads(record.read_text()).get("pid") == os.getpid():
@@ -313,7 +307,7 @@ def _run_send(args: argparse.Namespace) -> int:
         recipient = args.to or (layout.of_type(use_case.target) or [None])[0]
         if recipient is None:
             raise ConfigError(f"premises {args.premises} has no {use_case.target.name}; give --to")
-        broker = _recorded_broker(args.state, args.broker)
+        broker = recorded_broker(args.state, args.broker)
         head_end = HeadEnd(pki.keystore(), counters=args.state / "head-end.json")  # each counter on disk before it leaves
         reply = asyncio.run(_send(head_end, broker, hub, use_case.name, recipient, params, args.role, args.timeout))
     except ParameterError as error:
@@ -368,7 +362,7 @@ def _parameters(args: argparse.Namespace) -> dict | list[str]:
 
 def _run_listen(args: argparse.Namespace) -> int:
     try:
-        broker = _recorded_broker(args.state, args.broker)
+        broker = recorded_broker(args.state, args.broker)
         pki_dir = args.state / "pki"
         keystore = PkiStore.open(pki_dir).keystore() if pki_dir.is_dir() else None
         return asyncio.run(_listen(broker, keystore, args))
@@ -418,7 +412,7 @@ def _run_control(args: argparse.Namespace) -> int:
     message = {"command": args.action} | ({"seconds": args.seconds} if args.action == "wan-outage" else {})
     hub = args.hub or PremisesConfig.standard(args.premises).of_type(DeviceType.CHF)[0]
     try:
-        broker = _recorded_broker(args.state, args.broker)
+        broker = recorded_broker(args.state, args.broker)
         reply = asyncio.run(_control(broker, hub, message, args.timeout))
     except (LinkDown, NoResponse) as error:
         return _fail("control", error, EXIT_NO_RESPONSE)
@@ -450,39 +444,6 @@ async def _control(broker: Broker, hub: bytes, message: dict, timeout: float) ->
     except (aiomqtt.MqttError, OSError) as error:
         raise LinkDown(f"the broker at {broker.url}: {error}") from None
     raise NoResponse(f"the broker closed the subscription to {topic}/reply")
-
-
-# -- fleet ------------------------------------------------------------------------------------------
-
-
-def _run_fleet_show(args: argparse.Namespace) -> int:
-    from collections import Counter
-
-    from .fleet import Fleet
-
-    try:
-        fleet = Fleet.from_toml(args.file)
-        if args.region is not None and args.region not in fleet.regions:
-            raise ConfigError(f"the fleet has no region {args.region!r}; its regions: {', '.join(fleet.regions)}")
-    except EmulatorError as error:
-        return _fail("fleet show", error)
-    if args.json:
-        for premises in fleet.premises(args.region):
-            print(json.dumps({
-                "number": premises.number, "hub": str(premises.hub), "template": premises.group.template.name,
-                "region": premises.group.region, "feeder": premises.group.feeder, "supplier": premises.group.supplier,
-                "devices": {str(eui): kind.name for eui, kind in premises.config.devices.items()},
-                "mpans": list(premises.mpans), "mprns": list(premises.mprns), "load_seed": premises.load_seed,
-            }))  # fmt: skip
-        return EXIT_OK
-    groups = [group for group in fleet.groups if args.region in (None, group.region)]
-    print(f"fleet of seed {fleet.seed}: {sum(g.count for g in groups)} premises")
-    for label in ("region", "feeder", "supplier"):
-        counts: Counter[str] = Counter()
-        for group in groups:
-            counts[getattr(group, label)] += group.count
-        print(f"  by {label}: " + ", ".join(f"{name} {count}" for name, count in counts.items()))
-    return EXIT_OK
 
 
 # -- auth ----------------------------------------------------------------------------------------------

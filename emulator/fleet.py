@@ -170,7 +170,7 @@ class Fleet:
                 first += candidate.count
         if group is None or not 1 <= number <= self.size:
             raise ConfigError(f"the fleet has premises 1 to {self.size}, not {number}")
-        base = bytes.fromhex("5E4D") + self._seed_bytes() + number.to_bytes(3, "big")
+        base = self._base(number)
         kinds = (DeviceType.CHF, DeviceType.GPF, *group.template.devices)
         config = PremisesConfig({EUI64(base + bytes((index,))): kind for index, kind in enumerate(kinds)})
         distributor = 10 + self.regions.index(group.region) % 90  # GB's distributor ids are two digits
@@ -179,6 +179,13 @@ class Fleet:
                       for index, _ in enumerate(config.of_type(DeviceType.GSME)))  # fmt: skip
         load_seed = group.template.load_seed if group.template.load_seed is not None else self.seed * 1_000_003 + number
         return FleetPremises(number, config, group, mpans, mprns, load_seed)
+
+    def hub_of(self, number: int) -> EUI64:
+        """The CHF EUI-64 of premises ``number``, without making the rest of it."""
+        return EUI64(self._base(number) + b"\x00")
+
+    def _base(self, number: int) -> bytes:
+        return bytes.fromhex("5E4D") + self._seed_bytes() + number.to_bytes(3, "big")
 
     def _seed_bytes(self) -> bytes:
         return hashlib.sha256(b"smets-emu fleet" + self.seed.to_bytes(16, "big", signed=True)).digest()[:2]

@@ -31,7 +31,7 @@ from zigpy.util import aes_mmo_hash
 
 import gbcs
 from gbcs.errors import DecodeError
-from gbcs.types import EUI64, DeviceType
+from gbcs.types import EUI64, DeviceType, Role
 
 from .clock import Clock
 from .devices import chf as chf_firmware
@@ -42,7 +42,7 @@ from .devices.ihd import Display, display_state
 from .errors import ConfigError, LinkDown, StoreError
 from .firmware import scheduler
 from .firmware.command import Outcome, process_command
-from .firmware.device import Credentials, Device, Identity
+from .firmware.device import Credentials, Device, Identity, TrustAnchorCell
 from .firmware.lifecycle import Event, Lifecycle
 from .han.node import HanNode, TunnelClient, TunnelServer
 from .han.sim import HanMedium
@@ -114,13 +114,21 @@ class Premises:
         """Provision a new premises in ``store`` (devices pre-installed, not yet on the HAN).
         Devices the PKI store does not know get credentials issued."""
         config = config or PremisesConfig.standard()
-        cells = pki.trust_anchor_cells()
-        devices = {}
         for eui, device_type in config.devices.items():
             if eui not in pki.devices:
                 pki.issue_device(eui, device_type)
-            credentials = Credentials.from_keystore(pki.keystore(), eui)
-            devices[eui] = Device.create(store, clock, Identity(eui, device_type), credentials, dict(cells))
+        keystore = pki.keystore()
+        return cls.provision(store, clock, config, lambda eui, _: Credentials.from_keystore(keystore, eui),
+                             pki.trust_anchor_cells(), seed=seed)  # fmt: skip
+
+    @classmethod
+    def provision(cls, store: Store, clock: Clock, config: PremisesConfig,
+                  credentials: Callable[[EUI64, DeviceType], Credentials], cells: dict[Role, TrustAnchorCell],
+                  *, seed: int = 0) -> Premises:  # fmt: skip
+        """Provision a new premises in ``store`` whose devices get their key pairs and
+        certificates from ``credentials`` (a fleet derives them rather than keeping files)."""
+        devices = {eui: Device.create(store, clock, Identity(eui, device_type), credentials(eui, device_type), dict(cells))
+                   for eui, device_type in config.devices.items()}  # fmt: skip
         premises = cls(config, store, clock, devices, HanMedium(clock, seed=seed))
         premises._attach()
         return premises

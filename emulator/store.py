@@ -306,5 +306,20 @@ class Transaction:
             query += " AND sent = 0"
         return list(self._db.execute(query + " ORDER BY id", parameters))
 
+    def unsent(self, *, after: int = 0, limit: int = 1000) -> list[tuple[int, str, bytes]]:
+        """Every device's unsent frames, ``(id, device, frame)`` in the order queued, from the
+        id after ``after``: what a fleet's shared WAN connection sends, a batch at a time."""
+        return list(self._db.execute("SELECT id, device, frame FROM outbox WHERE sent = 0 AND id > ? ORDER BY id LIMIT ?",
+                                     (after, limit)))  # fmt: skip
+
+    def unsent_count(self) -> int:
+        return int(self._db.execute("SELECT count(*) FROM outbox WHERE sent = 0").fetchone()[0])
+
     def mark_sent(self, outbox_id: int) -> None:
         self._db.execute("UPDATE outbox SET sent = 1 WHERE id = ?", (outbox_id,))
+
+    def devices_with_register(self, name: str) -> list[str]:
+        """The devices (EUI-64 text) whose register ``name`` holds a value other than null
+        (registers are JSON text)."""
+        return [row[0] for row in self._db.execute(
+            "SELECT device FROM register WHERE name = ? AND value != 'null'", (name,))]  # fmt: skip

@@ -78,6 +78,10 @@ class HanMedium:
         self.delivered = 0
         self.lost = 0
 
+    def held(self) -> int:
+        """How many frames wait for sleepy devices to wake (they live only in memory)."""
+        return sum(len(frames) for frames in self._held.values())
+
     def attach(self, eui: bytes, *, sleepy: bool = False) -> SimulatedHan:
         """A device's transport. It must ``join`` before it can talk."""
         eui = EUI64(eui)

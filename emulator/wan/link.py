@@ -34,8 +34,10 @@ import logging
 import math
 import random
 import socket
+from collections.abc import Coroutine
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import aiomqtt
 
@@ -206,25 +208,13 @@ class HubLink:
             delay = min(delay * 2, self.backoff[1])
 
     async def _serve(self, client: aiomqtt.Client) -> None:
-        """Receive, send and watch the power until one of them stops; raise what stopped it.
-
-        Not a TaskGroup: Python 3.11's drops a cancellation that arrives as a child fails
-        (the hub going dark as the emulator stops), and the link would never stop."""
-        tasks = [asyncio.create_task(work(client)) for work in (self._receive, self._send, self._until_dark)]
+        """Receive, send and watch the power until one of them stops; raise what stopped it."""
         try:
-            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+            await until_one_fails(self._receive(client), self._send(client), self._until_dark(client))
         except asyncio.CancelledError:  # the emulator stops: say so, as a clean disconnect sends no will
             with contextlib.suppress(aiomqtt.MqttError, TimeoutError):
                 await asyncio.wait_for(self._publish_state(client, "stopped", online=False), 1.0)
             raise
-        finally:
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-        for task in done:
-            if task.exception() is not None:
-                raise task.exception()
-        raise aiomqtt.MqttError("the link's tasks ended")  # they run until they fail: reconnect
 
     async def _until_dark(self, client: aiomqtt.Client) -> None:
         loop = asyncio.get_running_loop()
@@ -304,6 +294,24 @@ class HubLink:
 
     async def _publish_state(self, client: aiomqtt.Client, event: str, *, online: bool = True) -> None:
         await client.publish(self._state, self._state_json(event, online=online), qos=1, retain=True)
+
+
+async def until_one_fails(*work: Coroutine[Any, Any, object]) -> None:
+    """Run ``work`` together until one of them fails; cancel the rest and raise its error.
+
+    Not a TaskGroup: Python 3.11's drops a cancellation that arrives as a child fails (a hub
+    going dark as the emulator stops), and a link would never stop."""
+    tasks = [asyncio.create_task(coroutine) for coroutine in work]
+    try:
+        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+    for task in done:
+        if task.exception() is not None:
+            raise task.exception()  # type: ignore[misc]
+    raise aiomqtt.MqttError("the link's tasks ended")  # they run until they fail: reconnect
 
 
 def stop_if_cancelled() -> None:
