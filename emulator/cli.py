@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Iterator, Sequence
 from datetime import datetime, timezone
@@ -120,6 +121,18 @@ def _parser() -> argparse.ArgumentParser:
     wan.add_argument("--broker", metavar="URL", help="use this broker instead of starting a mosquitto")
     wan.add_argument("--json", action="store_true", help="print the figures as one JSON object")
     wan.set_defaults(run=_run_bench_wan)
+    fleet = bench_commands.add_parser(
+        "fleet", help="a fleet's memory per idle premises, start-up, and an outage storm of all of it",
+        description="Start a mosquitto (or use --broker), run a single-premises fleet and then N premises on W "
+        "worker processes (multiplexed WAN), storm every premises for four virtual minutes, and print premises "
+        "per worker, resident memory per idle premises, start-up, alerts expected and delivered per role, "
+        "alerts per second and the time from the power's return to the last alert at the subscriber.",
+    )  # fmt: skip
+    fleet.add_argument("--premises", type=positive, default=1000, help="premises (default 1000)")
+    fleet.add_argument("--workers", type=positive, default=os.cpu_count() or 1, help="worker processes (default: cores)")
+    fleet.add_argument("--broker", metavar="URL", help="use this broker instead of starting a mosquitto")
+    fleet.add_argument("--json", action="store_true", help="print the figures as one JSON object")
+    fleet.set_defaults(run=_run_bench_fleet)
     return parser
 
 
@@ -376,6 +389,24 @@ def _run_bench_wan(args: argparse.Namespace) -> int:
         return EXIT_CHECK_FAILED if isinstance(error, WanBenchmarkError) else EXIT_USAGE
     print(json.dumps(figures.to_json(), indent=2) if args.json else figures.to_text())
     return EXIT_OK
+
+
+def _run_bench_fleet(args: argparse.Namespace) -> int:
+    from .fleet_bench import FleetBenchmarkError, run_fleet_benchmark
+    from .wan.link import Broker
+
+    try:
+        broker = Broker.from_url(args.broker) if args.broker else None
+        figures = run_fleet_benchmark(args.premises, args.workers, broker=broker)
+    except FleetBenchmarkError as error:
+        print(f"smets-emu bench fleet: {error}", file=sys.stderr)
+        return EXIT_CHECK_FAILED
+    except EmulatorError as error:
+        print(f"smets-emu bench fleet: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    print(json.dumps(figures.to_json(), indent=2) if args.json else figures.to_text())
+    complete = figures.alerts_delivered == figures.alerts_expected and figures.baseline.get("alerts_delivered") == figures.baseline.get("alerts_expected")
+    return EXIT_OK if complete else EXIT_CHECK_FAILED
 
 
 def _run_bench_codec(args: argparse.Namespace) -> int:

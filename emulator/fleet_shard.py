@@ -50,6 +50,7 @@ __all__ = ["FleetShard", "FleetState", "StormResult", "shard_of"]
 
 PROVISIONED = "fleet.provisioned"  # CHF register: the premises was made and commissioned whole
 MAX_SHARDS = 4096
+_HAN_CROSSING = timedelta(milliseconds=50)  # a meter's frame to the hub: two hops of the simulated HAN's 20 ms
 
 
 def shard_of(hub: bytes, shards: int) -> int:
@@ -324,16 +325,18 @@ class FleetShard:
     # -- the mains ----------------------------------------------------------------------------------
 
     def cut_mains(self, numbers: list[int]) -> None:
-        for number in numbers:
-            self.premises(number).cut_mains()
-            self.dark.add(number)
+        with self.store.batch():
+            for number in numbers:
+                self.premises(number).cut_mains()
+        self.dark.update(numbers)
 
     def restore_mains(self, numbers: list[int]) -> int:
         """Power back at ``numbers``: returns how many alerts their meters raised."""
         raised = 0
-        for number in numbers:
-            raised += len(self.premises(number).restore_mains())
-            self.dark.discard(number)
+        with self.store.batch():  # one commit, before any of the alerts can leave
+            for number in numbers:
+                raised += len(self.premises(number).restore_mains())
+                self.dark.discard(number)
         self.alerts += raised
         return raised
 
@@ -355,9 +358,10 @@ class FleetShard:
         restored_at = time.time()
         alerts = 0
         for start in range(0, len(numbers), chunk):
-            alerts += self.restore_mains(numbers[start:start + chunk])
-            self.clock.advance(timedelta(milliseconds=10))  # the alerts cross the HAN to the hub
-            await asyncio.sleep(0)
+            with self.store.batch():
+                alerts += self.restore_mains(numbers[start:start + chunk])
+                self.clock.advance(_HAN_CROSSING)  # the alerts cross the HAN to the hub
+            await asyncio.sleep(0)  # the WAN takes them while the next are raised
         self.clock.advance(timedelta(seconds=1))
         return StormResult(self.shard, len(numbers), alerts, restored_at)
 

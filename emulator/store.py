@@ -85,6 +85,7 @@ class Store:
 
     def __init__(self, path: str | Path) -> None:
         self.path = path
+        self._batched = False  # inside batch(): transactions are savepoints
         try:
             self._db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
             self._db.execute("PRAGMA journal_mode=WAL")
@@ -113,6 +114,10 @@ class Store:
             StoreError: the database failed (locked, full, damaged) — the transaction is
                 rolled back.
         """
+        if self._batched:
+            with self._savepoint() as tx:
+                yield tx
+            return
         try:
             self._db.execute("BEGIN IMMEDIATE")
         except sqlite3.Error as error:
@@ -130,6 +135,42 @@ class Store:
         except sqlite3.Error as error:
             self._rollback()
             raise StoreError(f"store {self.path}: cannot commit: {error}") from error
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Many transactions committed as one: each ``transaction()`` inside is a savepoint
+        (atomic as ever: one that raises is undone alone), and the batch commits when the
+        block ends — or, if the block raises, none of it does. For work whose results leave
+        only after the batch (a storm restoring a hundred premises, whose alerts the WAN reads
+        from the store afterwards): one commit instead of hundreds.
+
+        Raises:
+            StoreError: the database failed; nothing of the batch is kept.
+        """
+        if self._batched:
+            yield  # already in one
+            return
+        with self.transaction():
+            self._batched = True
+            try:
+                yield
+            finally:
+                self._batched = False
+
+    @contextmanager
+    def _savepoint(self) -> Iterator[Transaction]:
+        self._db.execute("SAVEPOINT batched")
+        try:
+            yield Transaction(self._db)
+        except sqlite3.Error as error:
+            self._db.execute("ROLLBACK TO batched")
+            self._db.execute("RELEASE batched")
+            raise StoreError(f"store {self.path}: {error}") from error
+        except BaseException:
+            self._db.execute("ROLLBACK TO batched")
+            self._db.execute("RELEASE batched")
+            raise
+        self._db.execute("RELEASE batched")
 
     def _rollback(self) -> None:
         try:

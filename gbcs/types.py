@@ -124,15 +124,12 @@ class DlmsDateTime:
         """
         if len(data) != cls.SIZE:
             raise BadDateTime(f"needs {cls.SIZE} bytes, got {len(data)}", offset=offset, field=field)
-        value = object.__new__(cls)
-        fields = (
+        value = cls._unchecked((
             int.from_bytes(data[0:2], "big"),
             data[2], data[3], data[4], data[5], data[6], data[7], data[8],
             int.from_bytes(data[9:11], "big", signed=True),
             data[11],
-        )  # fmt: skip
-        for name, field_value in zip(cls.__slots__, fields, strict=True):
-            object.__setattr__(value, name, field_value)
+        ))  # fmt: skip
         problem = _date_time_problem(value)
         if problem is not None:
             index, reason = problem
@@ -154,9 +151,20 @@ class DlmsDateTime:
         deviation unspecified, as GBCS headers carry it (primer §5)."""
         if moment.tzinfo is not None:
             moment = moment.astimezone(timezone.utc)
-        return cls(moment.year, moment.month, moment.day, _NOT_SPECIFIED, moment.hour,
-                   moment.minute, moment.second, moment.microsecond // 10_000,
-                   _DEVIATION_NOT_SPECIFIED, clock_status)  # fmt: skip
+        if not 0 <= clock_status <= 0xFF:
+            raise ValueError(f"impossible DLMS date-time: clock status {clock_status} is out of range")
+        # A datetime's fields are a possible date and time: no need for __post_init__'s checks
+        # (every alert and response stamps one, so they showed in the profile).
+        return cls._unchecked((moment.year, moment.month, moment.day, _NOT_SPECIFIED, moment.hour, moment.minute,
+                               moment.second, moment.microsecond // 10_000, _DEVIATION_NOT_SPECIFIED, clock_status))  # fmt: skip
+
+    @classmethod
+    def _unchecked(cls, fields: tuple[int, ...]) -> DlmsDateTime:
+        """A date-time of these fields, in slot order, without ``__post_init__``'s checks."""
+        value = object.__new__(cls)
+        for name, field_value in zip(cls.__slots__, fields, strict=True):
+            object.__setattr__(value, name, field_value)
+        return value
 
     @property
     def is_fully_specified(self) -> bool:

@@ -107,3 +107,31 @@ def test_a_log_is_read_by_time_range_and_code_in_the_database() -> None:
     assert [entry.code for entry in read.security_log(DEVICE, start=moment + timedelta(seconds=60), coded=True)] == [3, 4]
     assert len(read.event_log(DEVICE)) == 5
     assert [entry.code for entry in read.event_log(DEVICE, coded=True, newest=2)] == [3, 4]  # the newest, oldest first
+
+
+def test_a_batch_commits_its_transactions_once_and_undoes_only_the_one_that_raised(tmp_path: Path) -> None:
+    store = new_store(tmp_path / "s.sqlite")
+    other = Store(tmp_path / "s.sqlite")  # another connection sees only what is committed
+    with store.batch():
+        with store.transaction() as tx:
+            tx.accept_counter(DEVICE, PARTY, 5)
+        with pytest.raises(RuntimeError), store.transaction() as tx:
+            tx.log_event(DEVICE, AT, "undone", "raised")
+            raise RuntimeError("rejected")
+        with store.transaction() as tx:
+            tx.log_event(DEVICE, AT, "kept", "after the one that raised")
+        assert other.read().last_counter(DEVICE, PARTY) is None  # not yet committed
+    assert other.read().last_counter(DEVICE, PARTY) == 5
+    assert [entry.event for entry in other.read().event_log(DEVICE)] == ["kept"]
+
+
+def test_a_batch_that_raises_keeps_nothing() -> None:
+    store = new_store()
+    with pytest.raises(RuntimeError), store.batch():
+        with store.transaction() as tx:
+            tx.accept_counter(DEVICE, PARTY, 5)
+        raise RuntimeError("the batch fails")
+    assert store.read().last_counter(DEVICE, PARTY) is None
+    with store.transaction() as tx:  # and the store works as before
+        tx.accept_counter(DEVICE, PARTY, 6)
+    assert store.read().last_counter(DEVICE, PARTY) == 6

@@ -218,3 +218,19 @@ def test_the_cluster_definitions_agree_with_the_codecs_command_table() -> None:
     covered = {(cluster.cluster_id, definition.id) for cluster in (Price, Messaging, Prepayment)
                for definition in (*cluster.ServerCommandDefs, *cluster.ClientCommandDefs)}  # fmt: skip
     assert {(0x0705, 0x04), (0x0705, 0x01), (0x0700, 0x00), (0x0703, 0x00)} <= covered
+
+
+@pytest.mark.parametrize("to_client", [False, True], ids=["to-server", "to-client"])
+@pytest.mark.parametrize(("tunnel_id", "data"), [(0, b""), (1, b"\xdf\x09"), (0xFFFF, bytes(range(256)) * 3)])
+def test_the_transfer_data_fast_path_is_byte_for_byte_zigpys(to_client: bool, tunnel_id: int, data: bytes) -> None:
+    from zigpy.zcl import foundation
+
+    definitions = Tunneling.ClientCommandDefs if to_client else Tunneling.ServerCommandDefs
+    direction = foundation.Direction.Server_to_Client if to_client else foundation.Direction.Client_to_Server
+    header = foundation.ZCLHeader.cluster(tsn=0xA5, command_id=definitions.transfer_data.id, direction=direction)
+    header.frame_control = header.frame_control.replace(disable_default_response=True)
+    zigpys = header.serialize() + definitions.transfer_data.with_compiled_schema().schema(tunnel_id=tunnel_id, data=data).serialize()
+    assert encode_command(Tunneling, "transfer_data", 0xA5, to_client=to_client, tunnel_id=tunnel_id, data=data) == zigpys
+    decoded_header, name, fields = decode_frame(Tunneling.cluster_id, zigpys)
+    assert (name, fields.tunnel_id, bytes(fields.data), decoded_header.tsn) == ("transfer_data", tunnel_id, data, 0xA5)
+    assert decoded_header.direction == direction
