@@ -133,6 +133,16 @@ def _parser() -> argparse.ArgumentParser:
     fleet.add_argument("--broker", metavar="URL", help="use this broker instead of starting a mosquitto")
     fleet.add_argument("--json", action="store_true", help="print the figures as one JSON object")
     fleet.set_defaults(run=_run_bench_fleet)
+    modes = bench_commands.add_parser(
+        "wan-modes", help="per-hub connections against one multiplexed connection: set-up, memory, loop lag, delivery",
+        description="Start a mosquitto (or use --broker) and carry N hubs' down topics first with a connection "
+        "each (as a site's hubs) and then over one connection (as a fleet's worker); print for each the set-up "
+        "time, resident memory per hub, event-loop lag and the delivery of one command to every hub.",
+    )  # fmt: skip
+    modes.add_argument("--hubs", type=positive, default=1000, help="hubs (default 1000)")
+    modes.add_argument("--broker", metavar="URL", help="use this broker instead of starting a mosquitto")
+    modes.add_argument("--json", action="store_true", help="print the figures as JSON")
+    modes.set_defaults(run=_run_bench_wan_modes)
     return parser
 
 
@@ -407,6 +417,32 @@ def _run_bench_fleet(args: argparse.Namespace) -> int:
     print(json.dumps(figures.to_json(), indent=2) if args.json else figures.to_text())
     complete = figures.alerts_delivered == figures.alerts_expected and figures.baseline.get("alerts_delivered") == figures.baseline.get("alerts_expected")
     return EXIT_OK if complete else EXIT_CHECK_FAILED
+
+
+def _run_bench_wan_modes(args: argparse.Namespace) -> int:
+    from dataclasses import asdict
+
+    from .fleet_bench import FleetBenchmarkError, run_wan_mode_benchmark
+    from .wan.link import Broker
+
+    try:
+        broker = Broker.from_url(args.broker) if args.broker else None
+        figures = run_wan_mode_benchmark(args.hubs, broker=broker)
+    except FleetBenchmarkError as error:
+        print(f"smets-emu bench wan-modes: {error}", file=sys.stderr)
+        return EXIT_CHECK_FAILED
+    except EmulatorError as error:
+        print(f"smets-emu bench wan-modes: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    if args.json:
+        print(json.dumps([asdict(each) for each in figures], indent=2))
+        return EXIT_OK
+    print(f"{'mode':<12} {'hubs':>6} {'conns':>6} {'set-up s':>9} {'KB/hub':>8} {'lag p99 ms':>11} {'lag max ms':>11} "
+          f"{'delivery s':>11} {'cmds/s':>9}")  # fmt: skip
+    for each in figures:
+        print(f"{each.mode:<12} {each.hubs:>6} {each.connections:>6} {each.setup_s:>9.2f} {each.rss_per_hub_kb:>8.1f} "
+              f"{each.loop_lag_p99_ms:>11.2f} {each.loop_lag_max_ms:>11.2f} {each.delivery_s:>11.2f} {each.commands_per_s:>9.0f}")  # fmt: skip
+    return EXIT_OK
 
 
 def _run_bench_codec(args: argparse.Namespace) -> int:

@@ -34,7 +34,7 @@ from .storm import run_storm
 from .wan.fleet_control import shard_state_topic
 from .wan.link import NO_DELAY, Broker
 
-__all__ = ["FleetBenchmarkError", "FleetFigures", "run_fleet_benchmark"]
+__all__ = ["FleetBenchmarkError", "FleetFigures", "WanModeFigures", "run_fleet_benchmark", "run_wan_mode_benchmark"]
 
 _FLEET = """seed = 20261201
 [templates.standard]
@@ -61,6 +61,7 @@ class FleetRun:
     alerts_delivered: dict[str, int]
     duplicates: int
     alerts_per_s: float | None
+    raising_s: float | None
     last_alert_s: float | None
 
 
@@ -78,6 +79,7 @@ class FleetFigures:
     alerts_delivered_by_role: dict[str, int]
     duplicates: int
     alerts_per_s: float | None
+    raising_s: float | None  # power back → every meter had raised its alerts (the emulation's work)
     last_alert_s: float | None
     baseline: dict = field(default_factory=dict)  # the single-premises run, the same keys
 
@@ -100,6 +102,7 @@ class FleetFigures:
             row("alerts delivered (each once)", self.alerts_delivered_by_role, base.get("alerts_delivered_by_role")),
             row("duplicates", self.duplicates, base.get("duplicates")),
             row("alerts per second", self.alerts_per_s, base.get("alerts_per_s")),
+            row("power back → every alert raised", self.raising_s, base.get("raising_s"), " s"),
             row("power back → last alert at subscriber", self.last_alert_s, base.get("last_alert_s"), " s"),
         ])  # fmt: skip
 
@@ -138,6 +141,7 @@ def _figures(one: FleetRun, fleet: FleetRun) -> FleetFigures:
                             round(run.startup_s, 3), round(run.touch_s, 3), sum(run.alerts_expected.values()),
                             sum(run.alerts_delivered.values()), run.alerts_expected, run.alerts_delivered, run.duplicates,
                             None if run.alerts_per_s is None else round(run.alerts_per_s, 1),
+                            None if run.raising_s is None else round(run.raising_s, 3),
                             None if run.last_alert_s is None else round(run.last_alert_s, 3))  # fmt: skip
 
     per_worker = one.rss_kib  # one worker with one premises: the interpreter and everything but premises
@@ -167,7 +171,7 @@ def _run(directory: Path, broker: Broker, premises: int, workers: int) -> FleetR
             raise FleetBenchmarkError(f"worker(s) died: {processes.failed()}; logs in {directory}")
     touch = (report.restored_at or storm_started) - storm_started
     return FleetRun(premises, workers, startup, rss, max(0.0, touch), report.expected, report.delivered,
-                    report.duplicates, report.alerts_per_s, report.last_alert_s)  # fmt: skip
+                    report.duplicates, report.alerts_per_s, report.raising_s, report.last_alert_s)  # fmt: skip
 
 
 async def _until_up(broker: Broker, shards: int, processes: WorkerProcesses, timeout: float = 600.0) -> None:
@@ -195,3 +199,108 @@ async def _until_up(broker: Broker, shards: int, processes: WorkerProcesses, tim
             if isinstance(state, dict) and state.get("online") and state.get("connected"):
                 up.add(int(state.get("shard", -1)))
 
+
+
+# -- the two WAN modes, side by side ----------------------------------------------------------------
+
+
+@dataclass
+class WanModeFigures:
+    """One WAN mode carrying ``hubs`` hubs' down topics, in one process."""
+
+    mode: str  # per-hub or multiplexed
+    hubs: int
+    connections: int
+    setup_s: float  # connecting and subscribing every hub
+    rss_per_hub_kb: float  # this process's resident set added, per hub
+    loop_lag_p99_ms: float  # how late a 10 ms timer fires, while idle
+    loop_lag_max_ms: float
+    delivery_s: float  # one command published to every hub until the last is heard
+    commands_per_s: float
+
+
+def run_wan_mode_benchmark(hubs: int, *, broker: Broker | None = None) -> list[WanModeFigures]:
+    """Carry ``hubs`` hubs' down topics per hub (a connection each, as ``HubLink``) and
+    multiplexed (one connection, as ``ShardLink``), and measure each: set-up, memory per hub,
+    event-loop lag, and the delivery of one command to every hub.
+
+    Raises:
+        FleetBenchmarkError: no mosquitto to start and no broker given, or a mode failed.
+    """
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:  # a connection each needs a descriptor each, here and at a broker we start
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    if hubs + 100 > hard:
+        raise FleetBenchmarkError(f"{hubs} connections need more file descriptors than this machine allows ({hard})")
+    if broker is not None:
+        return [asyncio.run(_wan_mode(mode, hubs, broker)) for mode in ("per-hub", "multiplexed")]
+    from .wan.mosquitto import MosquittoProcess, find_mosquitto
+
+    if find_mosquitto() is None:
+        raise FleetBenchmarkError("no --broker given and no mosquitto installed to start one (apt-get install mosquitto)")
+    with tempfile.TemporaryDirectory(prefix="smets-emu-bench-wan-modes-") as scratch:
+        with MosquittoProcess(Path(scratch)) as mosquitto:
+            return [asyncio.run(_wan_mode(mode, hubs, mosquitto.broker)) for mode in ("per-hub", "multiplexed")]
+
+
+async def _wan_mode(mode: str, hubs: int, broker: Broker) -> WanModeFigures:
+    import contextlib
+    import os
+
+    from .wan.link import down_topic
+
+    topics = [down_topic(bytes.fromhex("5E4DBE4C") + number.to_bytes(4, "big")) for number in range(hubs)]
+    heard: set[str] = set()
+    all_heard = asyncio.Event()
+    before = resident_kib(os.getpid())
+    started = time.perf_counter()
+    async with contextlib.AsyncExitStack() as stack:
+
+        def connect(identifier: str) -> aiomqtt.Client:
+            return aiomqtt.Client(broker.host, broker.port, identifier=identifier, username=broker.username,
+                                  password=broker.password, clean_session=True, socket_options=NO_DELAY)  # fmt: skip
+
+        async def listen(client: aiomqtt.Client) -> None:
+            async for message in client.messages:
+                heard.add(str(message.topic))
+                if len(heard) == hubs:
+                    all_heard.set()
+
+        if mode == "per-hub":
+            clients = []
+            for start in range(0, hubs, 200):  # connect in waves, as hubs coming up would
+                wave = [connect(f"bench-hub-{number}") for number in range(start, min(hubs, start + 200))]
+                await asyncio.gather(*(stack.enter_async_context(client) for client in wave))
+                await asyncio.gather(*(client.subscribe(topic, qos=1) for client, topic in zip(wave, topics[start:], strict=False)))
+                clients += wave
+        else:
+            clients = [await stack.enter_async_context(connect("bench-multiplexed"))]
+            for start in range(0, hubs, 1000):
+                await clients[0].subscribe([(topic, 1) for topic in topics[start:start + 1000]])
+        setup = time.perf_counter() - started
+        await asyncio.sleep(1.0)
+        rss = resident_kib(os.getpid()) - before
+        listeners = [asyncio.create_task(listen(client)) for client in clients]
+        lags = []
+        for _ in range(300):  # three seconds of 10 ms timers
+            asked = time.perf_counter()
+            await asyncio.sleep(0.01)
+            lags.append((time.perf_counter() - asked - 0.01) * 1000)
+        lags.sort()
+        async with connect("bench-head-end") as head_end:
+            sent = time.perf_counter()
+            for topic in topics:
+                await head_end.publish(topic, b"\x00", qos=0)
+            try:
+                await asyncio.wait_for(all_heard.wait(), 120)
+            except TimeoutError:
+                raise FleetBenchmarkError(f"{mode}: only {len(heard)} of {hubs} hubs heard their command in 120 s") from None
+            delivery = time.perf_counter() - sent
+        for listener in listeners:
+            listener.cancel()
+        await asyncio.gather(*listeners, return_exceptions=True)
+    return WanModeFigures(mode, hubs, len(clients), round(setup, 3), round(rss * 1.024 / hubs, 2),
+                          round(lags[int(len(lags) * 0.99) - 1], 2), round(lags[-1], 2), round(delivery, 3),
+                          round(hubs / delivery, 1))  # fmt: skip

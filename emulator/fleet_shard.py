@@ -129,12 +129,14 @@ class FleetState:
 @dataclass(frozen=True)
 class StormResult:
     """What one shard did in a storm: premises cut and restored, alerts its meters raised,
-    and when (wall-clock seconds since the epoch) the power came back to its first premises."""
+    when (wall-clock seconds since the epoch) the power came back to its first premises, and
+    when its last premises had raised its alerts."""
 
     shard: int
     premises: int
     alerts: int
     restored_at: float
+    raised_by: float  # when the last of them had raised its alerts (wall clock)
 
 
 class _PremisesClock(Clock):
@@ -362,8 +364,9 @@ class FleetShard:
                 alerts += self.restore_mains(numbers[start:start + chunk])
                 self.clock.advance(_HAN_CROSSING)  # the alerts cross the HAN to the hub
             await asyncio.sleep(0)  # the WAN takes them while the next are raised
+        raised_by = time.time()
         self.clock.advance(timedelta(seconds=1))
-        return StormResult(self.shard, len(numbers), alerts, restored_at)
+        return StormResult(self.shard, len(numbers), alerts, restored_at, raised_by)
 
     # -- time and closing ---------------------------------------------------------------------------
 

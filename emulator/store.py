@@ -39,7 +39,7 @@ from .errors import StoreError
 
 __all__ = ["LogEntry", "Store", "Transaction"]
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 
 def _log_filter(eui: EUI64, start: datetime | None, end: datetime | None, coded: str | None) -> tuple[str, list[Any]]:

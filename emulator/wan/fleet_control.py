@@ -79,7 +79,7 @@ async def apply_fleet_control(shard: FleetShard, message: Any) -> dict:
         raise ConfigError(f'"storm" needs "seconds": the outage, a number from 0 to {MAX_OUTAGE_S}')
     result = await shard.storm(region, timedelta(seconds=seconds))
     return {"ok": True, "command": command, "region": region, "premises": result.premises, "alerts": result.alerts,
-            "restored_at": result.restored_at}  # fmt: skip
+            "restored_at": result.restored_at, "raised_by": result.raised_by}  # fmt: skip
 
 
 class FleetControl:

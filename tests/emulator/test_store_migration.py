@@ -42,7 +42,11 @@ def v1_file(pki: PkiStore, tmp_path: Path) -> Path:
 def test_a_version_1_file_is_migrated_to_the_current_schema(v1_file: Path) -> None:
     Store(v1_file).close()
     db = sqlite3.connect(v1_file)
-    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
+    # Version 3: the tables firmware reads device by device are indexed by device.
+    indexed = {table for table, columns in db.execute("SELECT tbl_name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL")
+               if "(device" in columns}  # fmt: skip
+    assert indexed == {"outbox", "event_log", "security_log", "future_command"}
     # No top-up cell is left among the device's own credentials.
     assert [usage for (usage,) in db.execute("SELECT usage FROM credential ORDER BY usage")] == ["ds", "ka"]
 
