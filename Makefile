@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 RTDS   ?= ../shared/rtds
 
-.PHONY: demo test bench venv clean
+.PHONY: demo test bench docker venv clean
 
 $(STAMP): pyproject.toml
 	scripts/install-system-deps base
@@ -28,6 +28,10 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/smets-emu bench codec --corpus $(RTDS)
+
+# The container files: compose config always; image build and run where a Docker daemon answers.
+docker:
+	scripts/check-docker
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis build *.egg-info

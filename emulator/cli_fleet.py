@@ -84,7 +84,7 @@ def add_run_fleet_arguments(run: argparse.ArgumentParser) -> None:
     """``run``'s fleet options (``run`` itself is the SMWAN commands')."""
     run.add_argument("--fleet", type=Path, metavar="FILE", help="run this fleet (state from `fleet init`) instead of a site")
     run.add_argument("--shard", type=_shard, metavar="K", help="with --fleet: run only shard K, in this process")
-    run.add_argument("--metrics-port", type=_port, metavar="PORT", help="with --fleet: Prometheus metrics on PORT + K for shard K")
+    run.add_argument("--metrics-port", type=_port, metavar="PORT", help="with --fleet: Prometheus metrics on PORT (with --shard), or PORT + K for shard K")
 
 
 def _fail(command: str, message: object, status: int = EXIT_USAGE) -> int:
