@@ -28,7 +28,7 @@ from .errors import ConfigError, EmulatorError, NoResponse
 from .fleet import Fleet
 from .fleet_shard import MAX_SHARDS, FleetState
 from .fleet_worker import WorkerProcesses, run_shard
-from .wan.fleet_control import shard_state_topic
+from .wan.fleet_control import MAX_OUTAGE_S, shard_state_topic
 from .wan.link import NO_DELAY, Broker
 
 __all__ = ["DEFAULT_FLEET_STATE", "add_fleet_commands", "run_fleet"]
@@ -73,7 +73,8 @@ def add_fleet_commands(commands: argparse._SubParsersAction) -> None:
     storm.add_argument("--fleet", type=Path, required=True, metavar="FILE")
     storm.add_argument("--state", type=Path, default=DEFAULT_FLEET_STATE, metavar="DIR", help=f"default {DEFAULT_FLEET_STATE}")
     storm.add_argument("--region", required=True, metavar="NAME")
-    storm.add_argument("--duration", type=duration, default=240.0, metavar="TIME", help="the outage: 240, 4m, 1h (default 4m)")
+    storm.add_argument("--duration", type=_outage, default=240.0, metavar="TIME",
+                       help=f"the outage: 240, 4m, 1h (default 4m; at most {MAX_OUTAGE_S // 3600} h)")  # fmt: skip
     storm.add_argument("--broker", metavar="URL", help="default: the one `run --fleet` recorded in the state directory")
     storm.add_argument("--timeout", type=duration, default=120.0, metavar="TIME", help="wait this long for the alerts (default 2m)")
     storm.add_argument("--json", action="store_true", help="print the report as one JSON object")
@@ -106,6 +107,13 @@ def _shard(text: str) -> int:
         raise argparse.ArgumentTypeError(f"not a shard number: {text!r}") from None
     if not 0 <= value < MAX_SHARDS:
         raise argparse.ArgumentTypeError(f"a shard is numbered from 0, below {MAX_SHARDS}")
+    return value
+
+
+def _outage(text: str) -> float:
+    value = duration(text)
+    if value > MAX_OUTAGE_S:
+        raise argparse.ArgumentTypeError(f"an outage of at most {MAX_OUTAGE_S // 3600} hours, not {text}")
     return value
 
 

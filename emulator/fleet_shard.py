@@ -237,8 +237,14 @@ class FleetShard:
 
     def premises(self, number: int) -> Premises:
         """Premises ``number`` in memory: as it was if it is, loaded from the store if it was
-        touched before, provisioned and commissioned if never."""
+        touched before, provisioned and commissioned if never.
+
+        Raises:
+            ConfigError: the premises is another shard's (or not of the fleet).
+        """
         entry = self.active.get(number)
+        if entry is None and shard_of(self.fleet.hub_of(number), self.state.shards) != self.shard:
+            raise ConfigError(f"premises {number} is not of shard {self.shard}")
         if entry is not None:
             self.active[number] = (entry[0], entry[1], time.monotonic())
             self.active.move_to_end(number)

@@ -38,6 +38,7 @@ async def run_shard(fleet: Fleet, state: FleetState, shard_number: int, broker: 
         OSError: the metrics port is taken.
     """
     shard = FleetShard(fleet, state, shard_number, idle_after=idle_after)
+    metrics: ShardMetrics | None = None
     try:
         link = ShardLink(shard, broker)
 
@@ -45,9 +46,9 @@ async def run_shard(fleet: Fleet, state: FleetState, shard_number: int, broker: 
             return {**shard.status(), "sent": link.sent, "reconnects": link.reconnects, "connected": link.connected.is_set(),
                     "pid": os.getpid(), "rss_kib": resident_kib(os.getpid())}  # fmt: skip
 
-        link.metrics = ShardMetrics(shard_number, status)
+        link.metrics = metrics = ShardMetrics(shard_number, status)
         if metrics_port is not None:
-            link.metrics.serve(metrics_port)
+            metrics.serve(metrics_port)
         control = FleetControl(shard, broker, status)
 
         async def housekeep() -> None:
@@ -64,6 +65,8 @@ async def run_shard(fleet: Fleet, state: FleetState, shard_number: int, broker: 
 
         await until_one_fails(shard.clock.flow(speed), link.run(), control.run(), housekeep(), signal_ready())
     finally:
+        if metrics is not None:
+            metrics.close()
         shard.close()
 
 

@@ -9,7 +9,9 @@ covers every worker of every machine.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator, Mapping
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Histogram, start_http_server
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -54,14 +56,24 @@ class ShardMetrics:
     def __init__(self, shard: int, status: Callable[[], Mapping[str, object]]) -> None:
         self.registry = CollectorRegistry()
         self.registry.register(_Status(status, shard))
+        self._server: tuple[Any, threading.Thread] | None = None
         self.latency = Histogram("smets_emu_command_latency_seconds", "From a command's arrival to its hub's next frame published",
                                  ["shard"], registry=self.registry,
                                  buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)).labels(str(shard))  # fmt: skip
 
     def serve(self, port: int, host: str = "0.0.0.0") -> None:
-        """Serve ``/metrics`` on ``host:port`` from a daemon thread.
+        """Serve ``/metrics`` on ``host:port`` from a thread, until ``close``.
 
         Raises:
             OSError: the port is taken.
         """
-        start_http_server(port, addr=host, registry=self.registry)
+        self._server = start_http_server(port, addr=host, registry=self.registry)
+
+    def close(self) -> None:
+        """Stop serving and free the port (the shard is gone: its figures must go too)."""
+        if self._server is not None:
+            server, thread = self._server
+            server.shutdown()
+            server.server_close()
+            thread.join()
+            self._server = None

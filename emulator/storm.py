@@ -225,10 +225,12 @@ async def _collect(client: aiomqtt.Client, counter: AlertCounter, report: StormR
                 _answered(report, payload, storm_id)
             else:
                 counter.count(payload, time.time())
-            if report.shards_answered == report.shards and report.delivered == report.expected:
+            if _finished(report):
                 done.set()
         raise aiomqtt.MqttError("the subscription ended")
 
+    if _finished(report):  # everything came before the connection broke: only the settling is left
+        done.set()
     reader = asyncio.create_task(read())
     waiter = asyncio.create_task(done.wait())
     try:
@@ -244,6 +246,13 @@ async def _collect(client: aiomqtt.Client, counter: AlertCounter, report: StormR
         reader.cancel()
         waiter.cancel()
         await asyncio.gather(reader, waiter, return_exceptions=True)
+
+
+def _finished(report: StormReport) -> bool:
+    """Every shard has answered, and every alert expected has come (or every shard refused)."""
+    if report.shards_answered < report.shards:
+        return False
+    return report.delivered == report.expected or len(report.errors) == report.shards
 
 
 def _answered(report: StormReport, payload: bytes, storm_id: str) -> None:

@@ -16,7 +16,8 @@ commands:
 Each worker also publishes its figures, retained, on ``smwan/fleet/shard/<K>/state`` every
 ``every`` seconds; its last will there says ``"online": false``. This is a connection of its
 own with a clean session, as the per-hub control plane's: a command sent while no worker
-listened was already unanswered and must not run at the next start.
+listened was already unanswered and must not run at the next start. A command heard runs to
+its end even if the connection drops meanwhile, and its reply waits for the next one.
 """
 
 from __future__ import annotations
@@ -96,8 +97,16 @@ class FleetControl:
         self.identifier = identifier or f"fleet-control-{shard.shard}-of-{shard.state.shards}"
         self.subscribed = asyncio.Event()
         self._topic = shard_state_topic(shard.shard)
+        # Commands heard and replies not yet published outlive a connection: a storm runs on
+        # through a broker restart, and its reply goes out on the next connection.
+        self._commands: asyncio.Queue[object] = asyncio.Queue()
+        self._replies: list[dict] = []
+        self._replied = asyncio.Event()
 
     async def run(self) -> None:
+        await until_one_fails(self._obey(), self._connect())  # an error obeying stops the worker, loudly
+
+    async def _connect(self) -> None:
         delay = 0.2
         while True:
             try:
@@ -110,7 +119,7 @@ class FleetControl:
                     stop_if_cancelled()
                     self.subscribed.set()
                     delay = 0.2
-                    await until_one_fails(self._serve(client), self._publish_state(client))
+                    await until_one_fails(self._receive(client), self._publish_replies(client), self._publish_state(client))
             except aiomqtt.MqttError as error:
                 log.info("fleet control of shard %d down (%s); again in %.1f s", self.shard.shard, error, delay)
             self.subscribed.clear()
@@ -118,11 +127,24 @@ class FleetControl:
             await asyncio.sleep(delay)
             delay = min(delay * 2, 30.0)
 
-    async def _serve(self, client: aiomqtt.Client) -> None:
+    async def _receive(self, client: aiomqtt.Client) -> None:
         async for message in client.messages:
-            reply = await self.handle(message.payload)
-            await client.publish(FLEET_REPLY, json.dumps(reply), qos=1)
-            stop_if_cancelled()
+            self._commands.put_nowait(message.payload)
+
+    async def _obey(self) -> None:
+        """Carry out the commands in the order heard, whatever happens to the connection."""
+        while True:
+            payload = await self._commands.get()
+            self._replies.append(await self.handle(payload))
+            self._replied.set()
+
+    async def _publish_replies(self, client: aiomqtt.Client) -> None:
+        while True:
+            while self._replies:
+                await client.publish(FLEET_REPLY, json.dumps(self._replies[0]), qos=1)
+                self._replies.pop(0)  # only once the broker has it
+            self._replied.clear()
+            await self._replied.wait()
 
     async def _publish_state(self, client: aiomqtt.Client) -> None:
         while True:
