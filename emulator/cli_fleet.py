@@ -189,11 +189,16 @@ def run_fleet(args: argparse.Namespace) -> int:
         broker = Broker.from_url(args.broker) if args.broker else None
     except EmulatorError as error:
         return _fail("run", error)
-    if args.shard is not None:
-        if broker is None:
-            return _fail("run", "--shard needs --broker: the fleet's shards meet on one broker")
-        return asyncio.run(_one_shard(fleet, state, args, broker))
-    return asyncio.run(_all_shards(fleet, state, args, broker))
+    if args.metrics_port is not None and args.metrics_port + (0 if args.shard is not None else state.shards - 1) > 65535:
+        return _fail("run", f"--metrics-port {args.metrics_port} leaves no port for shard {state.shards - 1} (PORT + K ≤ 65535)")
+    try:
+        if args.shard is not None:
+            if broker is None:
+                return _fail("run", "--shard needs --broker: the fleet's shards meet on one broker")
+            return asyncio.run(_one_shard(fleet, state, args, broker))
+        return asyncio.run(_all_shards(fleet, state, args, broker))
+    except EmulatorError as error:  # no mosquitto to start, say
+        return _fail("run", error)
 
 
 async def _one_shard(fleet: Fleet, state: FleetState, args: argparse.Namespace, broker: Broker) -> int:
@@ -268,6 +273,8 @@ class ShardWatcher:
                                           password=self.broker.password, socket_options=NO_DELAY) as client:  # fmt: skip
                     await client.subscribe([(shard_state_topic(shard), 1) for shard in range(self.shards)])
                     async for message in client.messages:
+                        if message.retain:
+                            continue  # perhaps a stopped run's: a live shard publishes every second
                         with contextlib.suppress(ValueError, TypeError):
                             state = json.loads(bytes(message.payload))  # type: ignore[arg-type]
                             if isinstance(state, dict) and isinstance(state.get("shard"), int):
@@ -302,7 +309,8 @@ async def _watch(watcher: ShardWatcher, workers: WorkerProcesses, stop: asyncio.
                          *(str(state.get(key, "-")) for key in ("dark", "commands", "sent", "alerts", "backlog", "reconnects")),
                          f"{state.get('rss_kib', 0) / 1024:.0f}")  # fmt: skip
         total = watcher.total()
-        view.caption = (f"premises up {watcher.online()}/{watcher.shards} shards · {rates['commands']:.0f} commands/s · "
+        view.caption = (f"shards up {watcher.online()}/{watcher.shards} · premises {total['premises']} · "
+                        f"{rates['commands']:.0f} commands/s · "
                         f"{rates['alerts']:.0f} alerts/s · backlog {total['backlog']}")  # fmt: skip
         return view
 

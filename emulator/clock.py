@@ -45,8 +45,13 @@ class Timer:
 
     def cancel(self) -> None:
         self.cancelled = True
+        self.callback = _nothing  # a cancelled timer waits in the heap until due: it must not keep what it would have run
         if self.handle is not None:
             self.handle.cancel()
+
+
+def _nothing() -> None:
+    pass
 
 
 class Clock(ABC):
@@ -85,7 +90,17 @@ class VirtualClock(Clock):
     def call_at(self, due: datetime, callback: Callable[[], object]) -> Timer:
         timer = Timer(utc(due), next(self._sequence), callback)
         heapq.heappush(self._timers, timer)
+        if len(self._timers) > 1024 and len(self._timers) % 1024 == 0:
+            self._compact()
         return timer
+
+    def _compact(self) -> None:
+        """Drop cancelled timers once they are half the heap (a fleet cancels a premises'
+        timers each time it goes back to the store)."""
+        live = [timer for timer in self._timers if not timer.cancelled]
+        if len(live) * 2 < len(self._timers):
+            heapq.heapify(live)
+            self._timers = live
 
     def advance(self, delta: timedelta) -> int:
         """Move time forward by ``delta``, running every timer that falls due on the way

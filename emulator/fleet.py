@@ -180,6 +180,17 @@ class Fleet:
         load_seed = group.template.load_seed if group.template.load_seed is not None else self.seed * 1_000_003 + number
         return FleetPremises(number, config, group, mpans, mprns, load_seed)
 
+    @staticmethod
+    def number_of_device(eui: bytes) -> int:
+        """The number of the premises a device of a fleet belongs to (its EUI-64's layout)."""
+        return int.from_bytes(bytes(eui)[4:7], "big")
+
+    @staticmethod
+    def is_hub_device(eui: bytes) -> bool:
+        """Whether a fleet device is half of its premises' Communications Hub (the CHF is
+        device 0, the GPF device 1)."""
+        return bytes(eui)[7] in (0, 1)
+
     def hub_of(self, number: int) -> EUI64:
         """The CHF EUI-64 of premises ``number``, without making the rest of it."""
         return EUI64(self._base(number) + b"\x00")

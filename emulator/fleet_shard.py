@@ -24,6 +24,7 @@ premises is in memory.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import fcntl
 import hashlib
 import json
@@ -75,7 +76,8 @@ class FleetState:
 
     @classmethod
     def init(cls, directory: Path, fleet: Fleet, *, shards: int, start: datetime) -> FleetState:
-        """Make the state directory: the manifest and the organisations' PKI.
+        """Make the state directory: the manifest, the organisations' PKI and the shards'
+        (empty) stores.
 
         Raises:
             ConfigError: a bad shard count, or the directory already holds a fleet.
@@ -90,6 +92,8 @@ class FleetState:
         try:
             directory.mkdir(parents=True, exist_ok=True)
             PkiStore.create(directory / "pki", now=start - timedelta(days=1))
+            for shard in range(shards):  # empty until premises are touched, but there
+                Store(directory / f"shard-{shard}.sqlite").close()
             manifest = {"fingerprint": fingerprint(fleet), "seed": fleet.seed, "premises": fleet.size,
                         "shards": shards, "start": start.isoformat()}  # fmt: skip
             staging = directory / "fleet.json.tmp"
@@ -190,6 +194,7 @@ class FleetShard:
         except BaseException:
             self._lock.close()
             raise
+        self.fleet_id = fingerprint(fleet)[:12]
         self.credentials = FleetCredentials(fleet.seed, self.pki)
         self._cells = self.pki.trust_anchor_cells()
         self._hubs: dict[bytes, int] = {}  # an idle premises: its hub's EUI-64 → its number
@@ -204,7 +209,7 @@ class FleetShard:
                     self._hubs[hub] = number
                     region.append(number)
         self.active: OrderedDict[int, tuple[Premises, _PremisesClock, float]] = OrderedDict()
-        self.dark = {int.from_bytes(bytes.fromhex(device)[4:7], "big") for device in self.store.read().devices_with_register(MAINS_LOST)}
+        self.dark = self._dark_in_store()
         self.commands = self.dropped = self.alerts = 0
         self.outbox_listeners: list[Callable[[], object]] = []
         self.save_time()
@@ -271,8 +276,11 @@ class FleetShard:
 
     def evict_idle(self, *, older_than: float | None = None) -> int:
         """Send premises untouched for ``older_than`` seconds (default ``idle_after``) back to
-        the store, unless a sleepy device still has frames waiting for it on the HAN (those
-        live only in memory). Returns how many went."""
+        the store, unless frames are on their way across its HAN or wait for a sleepy device
+        (those live only in memory). Returns how many went.
+
+        A premises in the store has no timers: its future-dated commands and activations run
+        when it is next touched (they are kept, and armed again on loading)."""
         limit = time.monotonic() - (self.idle_after if older_than is None else older_than)
         evicted = 0
         for number, (premises, clock, touched) in list(self.active.items()):
@@ -310,11 +318,12 @@ class FleetShard:
         for row_id, device, frame in self.store.read().unsent(after=after, limit=limit):
             last = row_id
             eui = bytes.fromhex(device)
-            if eui[7] > 1:  # device index 0 is the CHF, 1 the GPF (Fleet.premises_number)
+            if not Fleet.is_hub_device(eui):
                 continue
-            if int.from_bytes(eui[4:7], "big") in self.dark:
+            number = Fleet.number_of_device(eui)
+            if number in self.dark:
                 continue
-            rows.append((row_id, eui[:7] + b"\x00", frame))
+            rows.append((row_id, self.fleet.hub_of(number), frame))
         return rows, last
 
     def backlog(self) -> int:
@@ -333,7 +342,7 @@ class FleetShard:
     # -- the mains ----------------------------------------------------------------------------------
 
     def cut_mains(self, numbers: list[int]) -> None:
-        with self.store.batch():
+        with self._batch(numbers):
             for number in numbers:
                 self.premises(number).cut_mains()
         self.dark.update(numbers)
@@ -341,17 +350,40 @@ class FleetShard:
     def restore_mains(self, numbers: list[int]) -> int:
         """Power back at ``numbers``: returns how many alerts their meters raised."""
         raised = 0
-        with self.store.batch():  # one commit, before any of the alerts can leave
+        with self._batch(numbers):  # one commit, before any of the alerts can leave
             for number in numbers:
                 raised += len(self.premises(number).restore_mains())
-                self.dark.discard(number)
+        self.dark.difference_update(numbers)
         self.alerts += raised
         return raised
+
+    @contextlib.contextmanager
+    def _batch(self, numbers: list[int]) -> Iterator[None]:
+        """``Store.batch`` for work on ``numbers``; if it fails, nothing of it is kept in the
+        store, so nothing of it may stay in memory either: those premises go (to be loaded
+        afresh when next touched) and the dark set is read again."""
+        try:
+            with self.store.batch():
+                yield
+        except BaseException:
+            for number in numbers:
+                entry = self.active.pop(number, None)
+                if entry is not None:
+                    entry[1].close()
+            self.dark = self._dark_in_store()
+            raise
+
+    def _dark_in_store(self) -> set[int]:
+        return {Fleet.number_of_device(bytes.fromhex(device)) for device in self.store.read().devices_with_register(MAINS_LOST)}
 
     async def storm(self, region: str, outage: timedelta, *, chunk: int = 100) -> StormResult:
         """Every premises of ``region`` in this shard loses mains power at once; ``outage``
         passes in virtual time; the power returns. Yields to the event loop every ``chunk``
         premises, so that alerts already raised go up while the rest are raised.
+
+        The shard has one clock: the outage passes for all its premises, other regions' too
+        (their timers run as the four minutes pass). A shard with none of the region does
+        nothing.
 
         Raises:
             ConfigError: the fleet has no such region, or the outage is not positive.
@@ -359,6 +391,9 @@ class FleetShard:
         if outage <= timedelta(0):
             raise ConfigError(f"an outage lasts some time, not {outage}")
         numbers = self.region(region)
+        if not numbers:  # none of the region here: this shard's time goes on as it was
+            now = time.time()
+            return StormResult(self.shard, 0, 0, now, now)
         for start in range(0, len(numbers), chunk):
             self.cut_mains(numbers[start:start + chunk])
             await asyncio.sleep(0)
@@ -366,9 +401,10 @@ class FleetShard:
         restored_at = time.time()
         alerts = 0
         for start in range(0, len(numbers), chunk):
-            with self.store.batch():
-                alerts += self.restore_mains(numbers[start:start + chunk])
-                self.clock.advance(_HAN_CROSSING)  # the alerts cross the HAN to the hub
+            part = numbers[start:start + chunk]
+            with self._batch(part):  # the restoration and the alerts' HAN crossing, committed together
+                alerts += self.restore_mains(part)
+                self.clock.advance(_HAN_CROSSING)
             await asyncio.sleep(0)  # the WAN takes them while the next are raised
         raised_by = time.time()
         self.clock.advance(timedelta(seconds=1))
@@ -387,7 +423,7 @@ class FleetShard:
 
     def status(self) -> dict:
         """Figures for the status topic, the live display and the metrics."""
-        return {"shard": self.shard, "shards": self.state.shards, "premises": len(self._hubs), "active": len(self.active),
+        return {"shard": self.shard, "shards": self.state.shards, "fleet": self.fleet_id, "premises": len(self._hubs), "active": len(self.active),
                 "dark": len(self.dark), "commands": self.commands, "dropped": self.dropped, "alerts": self.alerts,
                 "backlog": self.backlog(), "time": self.clock.now().isoformat()}  # fmt: skip
 

@@ -46,16 +46,24 @@ async def run_shard(fleet: Fleet, state: FleetState, shard_number: int, broker: 
             return {**shard.status(), "sent": link.sent, "reconnects": link.reconnects, "connected": link.connected.is_set(),
                     "pid": os.getpid(), "rss_kib": resident_kib(os.getpid())}  # fmt: skip
 
-        link.metrics = metrics = ShardMetrics(shard_number, status)
+        # Prometheus scrapes from a thread of its own: it reads this copy, refreshed on the
+        # event loop, never the shard (whose store connection the loop is using).
+        latest = status()
+        link.metrics = metrics = ShardMetrics(shard_number, lambda: latest)
         if metrics_port is not None:
             metrics.serve(metrics_port)
         control = FleetControl(shard, broker, status)
 
         async def housekeep() -> None:
+            nonlocal latest
+            last = asyncio.get_running_loop().time()
             while True:
-                await asyncio.sleep(housekeeping)
-                shard.save_time()
-                shard.evict_idle()
+                await asyncio.sleep(1.0)
+                latest = status()
+                if asyncio.get_running_loop().time() - last >= housekeeping:
+                    last = asyncio.get_running_loop().time()
+                    shard.save_time()
+                    shard.evict_idle()
 
         async def signal_ready() -> None:
             if ready is not None:

@@ -142,7 +142,8 @@ class Store:
         (atomic as ever: one that raises is undone alone), and the batch commits when the
         block ends — or, if the block raises, none of it does. For work whose results leave
         only after the batch (a storm restoring a hundred premises, whose alerts the WAN reads
-        from the store afterwards): one commit instead of hundreds.
+        from the store afterwards): one commit instead of hundreds. A batch inside a batch is
+        the same batch; a batch inside a ``transaction()`` is refused (StoreError).
 
         Raises:
             StoreError: the database failed; nothing of the batch is kept.
@@ -159,18 +160,31 @@ class Store:
 
     @contextmanager
     def _savepoint(self) -> Iterator[Transaction]:
-        self._db.execute("SAVEPOINT batched")
+        try:
+            self._db.execute("SAVEPOINT batched")
+        except sqlite3.Error as error:
+            raise StoreError(f"store {self.path}: cannot begin a transaction in the batch: {error}") from error
         try:
             yield Transaction(self._db)
         except sqlite3.Error as error:
-            self._db.execute("ROLLBACK TO batched")
-            self._db.execute("RELEASE batched")
+            self._undo_savepoint()
             raise StoreError(f"store {self.path}: {error}") from error
         except BaseException:
+            self._undo_savepoint()
+            raise
+        try:
+            self._db.execute("RELEASE batched")
+        except sqlite3.Error as error:
+            raise StoreError(f"store {self.path}: {error}") from error
+
+    def _undo_savepoint(self) -> None:
+        if not self._db.in_transaction:
+            return  # SQLite rolled the whole batch back itself (a full disk, an I/O error)
+        try:
             self._db.execute("ROLLBACK TO batched")
             self._db.execute("RELEASE batched")
-            raise
-        self._db.execute("RELEASE batched")
+        except sqlite3.Error:
+            pass  # the batch's own rollback follows, as the error goes up
 
     def _rollback(self) -> None:
         try:

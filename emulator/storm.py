@@ -35,7 +35,7 @@ from gbcs.types import EUI64, DeviceType, Role
 from .errors import ConfigError, NoResponse
 from .fleet import Fleet
 from .fleet_credentials import FleetCredentials
-from .fleet_shard import FleetState
+from .fleet_shard import FleetState, fingerprint
 from .pki_store import PkiStore
 from .wan.fleet_control import FLEET_CONTROL, FLEET_REPLY
 from .wan.link import NO_DELAY, Broker
@@ -55,7 +55,7 @@ class StormReport:
     region: str
     outage_s: float
     shards: int
-    shards_answered: int = 0
+    answered: set[int] = field(default_factory=set)  # the shards that answered
     premises: int = 0
     alerts_raised: int = 0
     expected: dict[str, int] = field(default_factory=dict)  # per role
@@ -68,6 +68,10 @@ class StormReport:
     restored_at: float | None = None
     raised_by: float | None = None  # the latest shard's last alert raised
     last_at: float | None = None
+
+    @property
+    def shards_answered(self) -> int:
+        return len(self.answered)
 
     @property
     def complete(self) -> bool:
@@ -180,38 +184,39 @@ async def run_storm(broker: Broker, fleet: Fleet, state_dir: Path, region: str, 
     parties = {role: keystore.parties_with_role(role)[0] for role in ROLES}
     report = StormReport(region, outage.total_seconds(), state.shards)
     counter = AlertCounter(fleet, region, parties, report)
-    storm_id = uuid.uuid4().hex
-    identifier = f"storm-{storm_id[:12]}"
+    storm = {"command": "storm", "region": region, "seconds": outage.total_seconds(), "id": uuid.uuid4().hex,
+             "fleet": fingerprint(fleet)[:12]}  # fmt: skip
+    identifier = f"storm-{storm['id'][:12]}"
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     published = False
-    while True:  # the broker may restart mid-storm: the session (clean_session off) keeps what arrives meanwhile
-        try:
-            async with aiomqtt.Client(broker.host, broker.port, identifier=identifier, username=broker.username,
-                                      password=broker.password, clean_session=False, socket_options=NO_DELAY) as client:  # fmt: skip
-                await client.subscribe([("smwan/+/up", 1), (FLEET_REPLY, 1)])
-                if not published:
-                    await client.publish(FLEET_CONTROL, json.dumps({"command": "storm", "region": region,
-                                                                    "seconds": outage.total_seconds(), "id": storm_id}), qos=1)  # fmt: skip
-                    published = True
-                if await _collect(client, counter, report, storm_id, deadline, settle):
+    try:
+        while True:  # the broker may restart mid-storm: the session (clean_session off) keeps what arrives meanwhile
+            try:
+                async with aiomqtt.Client(broker.host, broker.port, identifier=identifier, username=broker.username,
+                                          password=broker.password, clean_session=False, socket_options=NO_DELAY) as client:  # fmt: skip
+                    await client.subscribe([("smwan/+/up", 1), (FLEET_REPLY, 1)])
+                    if not published:  # published again after a lost acknowledgement, the workers answer it once
+                        await client.publish(FLEET_CONTROL, json.dumps(storm), qos=1)
+                        published = True
+                    if await _collect(client, counter, report, storm, deadline, settle):
+                        break
+            except aiomqtt.MqttError:
+                if loop.time() >= deadline:
                     break
-        except aiomqtt.MqttError:
-            if loop.time() >= deadline:
-                break
-            await asyncio.sleep(0.5)
-    # leave no session behind at the broker
-    with contextlib.suppress(aiomqtt.MqttError):
-        async with aiomqtt.Client(broker.host, broker.port, identifier=identifier, username=broker.username,
-                                  password=broker.password, clean_session=True):  # fmt: skip
-            pass
+                await asyncio.sleep(0.5)
+    finally:  # leave no session behind at the broker, to queue every hub's frames for nobody
+        with contextlib.suppress(aiomqtt.MqttError):
+            async with aiomqtt.Client(broker.host, broker.port, identifier=identifier, username=broker.username,
+                                      password=broker.password, clean_session=True):  # fmt: skip
+                pass
     counter.check()
     if report.shards_answered == 0:
         raise NoResponse(f"no shard of the fleet answered the storm within {timeout:g} s: is the fleet running on {broker.url}?")
     return report
 
 
-async def _collect(client: aiomqtt.Client, counter: AlertCounter, report: StormReport, storm_id: str,
+async def _collect(client: aiomqtt.Client, counter: AlertCounter, report: StormReport, storm: dict,
                    deadline: float, settle: float) -> bool:  # fmt: skip
     """Count until everything has arrived (and ``settle`` seconds more) or the deadline
     passes: True. An MqttError (the broker went away) propagates: reconnect."""
@@ -222,7 +227,7 @@ async def _collect(client: aiomqtt.Client, counter: AlertCounter, report: StormR
         async for message in client.messages:
             payload = bytes(message.payload) if isinstance(message.payload, bytes | bytearray) else b""
             if message.topic.matches(FLEET_REPLY):
-                _answered(report, payload, storm_id)
+                _answered(report, payload, storm)
             else:
                 counter.count(payload, time.time())
             if _finished(report):
@@ -255,21 +260,34 @@ def _finished(report: StormReport) -> bool:
     return report.delivered == report.expected or len(report.errors) == report.shards
 
 
-def _answered(report: StormReport, payload: bytes, storm_id: str) -> None:
+def _answered(report: StormReport, payload: bytes, storm: dict) -> None:
+    """One reply on the fleet's reply topic: counted once per shard, if it answers this storm
+    of this fleet."""
     try:
         reply = json.loads(payload)
-    except ValueError:
+    except (ValueError, RecursionError):
         return
-    if not isinstance(reply, dict) or reply.get("id") != storm_id:
-        return  # another sender's command
-    report.shards_answered += 1
+    if not isinstance(reply, dict) or reply.get("id") != storm["id"] or reply.get("fleet") != storm["fleet"]:
+        return  # another sender's command, or another fleet's worker
+    shard = reply.get("shard")
+    if not _whole(shard) or not 0 <= shard < report.shards or shard in report.answered:
+        return  # a reply published twice across a broker restart, or nonsense
+    report.answered.add(shard)
     if not reply.get("ok"):
-        report.errors.append(f"shard {reply.get('shard')}: {reply.get('error')}")
+        report.errors.append(f"shard {shard}: {reply.get('error')}")
         return
-    report.premises += int(reply.get("premises", 0))
-    report.alerts_raised += int(reply.get("alerts", 0))
+    premises, alerts = reply.get("premises"), reply.get("alerts")
+    if not _whole(premises) or not _whole(alerts):
+        report.errors.append(f"shard {shard}: a reply without its counts: {str(reply)[:200]}")
+        return
+    report.premises += premises
+    report.alerts_raised += alerts
     restored, raised = reply.get("restored_at"), reply.get("raised_by")
     if isinstance(restored, int | float):
         report.restored_at = restored if report.restored_at is None else min(report.restored_at, restored)
     if isinstance(raised, int | float):
         report.raised_by = raised if report.raised_by is None else max(report.raised_by, raised)
+
+
+def _whole(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)

@@ -16,12 +16,10 @@ import subprocess
 from pathlib import Path
 
 import pytest
+import yaml  # PyYAML comes with amqtt, a dependency: its absence is a failure, not a skip
 
 from emulator.fleet import Fleet
 from emulator.wan.fleet_control import shard_state_topic
-
-# PyYAML comes with amqtt, a dependency of the package.
-yaml = pytest.importorskip("yaml", reason="PyYAML is needed to read the compose files")
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCKER = ROOT / "docker"

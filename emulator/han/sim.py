@@ -74,13 +74,15 @@ class HanMedium:
         self._trust_centre: EUI64 | None = None
         self._admission: Admission | None = None
         self._held: dict[EUI64, list[HanFrame]] = defaultdict(list)  # for sleepy devices
+        self._in_flight = 0  # frames handed to the clock, not yet delivered
         self._last_heard: dict[EUI64, datetime] = {}
         self.delivered = 0
         self.lost = 0
 
     def held(self) -> int:
-        """How many frames wait for sleepy devices to wake (they live only in memory)."""
-        return sum(len(frames) for frames in self._held.values())
+        """How many frames are on their way or wait for sleepy devices to wake (they live only
+        in memory)."""
+        return self._in_flight + sum(len(frames) for frames in self._held.values())
 
     def attach(self, eui: bytes, *, sleepy: bool = False) -> SimulatedHan:
         """A device's transport. It must ``join`` before it can talk."""
@@ -149,9 +151,11 @@ class HanMedium:
         self._deliver_later(frame, source.conditions.latency + destination.conditions.latency)
 
     def _deliver_later(self, frame: HanFrame, latency: timedelta) -> None:
+        self._in_flight += 1
         self.clock.call_later(latency, lambda: self._deliver(frame))
 
     def _deliver(self, frame: HanFrame) -> None:
+        self._in_flight -= 1
         node = self._nodes.get(frame.destination)
         if node is None or not node.joined or node.conditions.out_of_range or node.receiver is None:
             self.lost += 1  # it left, went out of range, or is not listening while in flight

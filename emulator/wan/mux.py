@@ -14,8 +14,8 @@ belongs to the shard, not the hub, and so does the last will (on the shard's sta
 dropped here (counted), where the per-hub mode's broker would hold it until the hub came back.
 
 Frames go up from the shard's store, in the order queued, read ``batch`` at a time and
-published ``window`` at a time in flight together; a batch is marked sent once the broker has
-acknowledged all of it (PUBACK), so a connection that drops mid-batch sends it again: at
+published ``window`` at a time in flight together; a window is marked sent once the broker has
+acknowledged all of it (PUBACK), so a connection that drops mid-window sends it again: at
 least once, never lost.
 """
 
@@ -97,13 +97,17 @@ class ShardLink:
         after = 0
         while True:
             rows, last = self.shard.unsent(after=after, limit=self.batch)
-            if rows:
-                for start in range(0, len(rows), self.window):
-                    await asyncio.gather(*(client.publish(up_topic(hub), frame, qos=1)
-                                           for _, hub, frame in rows[start:start + self.window]))  # fmt: skip
-                self.shard.mark_sent([row_id for row_id, _, _ in rows])
-                self.sent += len(rows)
-                for _, hub, _ in rows:
+            for start in range(0, len(rows), self.window):
+                window = rows[start:start + self.window]
+                results = await asyncio.gather(*(client.publish(up_topic(hub), frame, qos=1) for _, hub, frame in window),
+                                               return_exceptions=True)  # fmt: skip
+                stop_if_cancelled()
+                failed = next((result for result in results if isinstance(result, BaseException)), None)
+                if failed is not None:
+                    raise failed  # the window goes again after reconnecting: at least once
+                self.shard.mark_sent([row_id for row_id, _, _ in window])
+                self.sent += len(window)
+                for _, hub, _ in window:
                     heard = self._heard.pop(hub, None)
                     if heard is not None and self.metrics is not None:
                         self.metrics.latency.observe(loop.time() - heard)

@@ -167,3 +167,37 @@ def test_storm_with_no_fleet_running_exits_3(fleet_file: Path, state: Path, mosq
                  "--broker", mosquitto.broker.url, "--timeout", "3s"]) == 3  # fmt: skip
     err = capsys.readouterr().err
     assert "no shard of the fleet answered the storm within 3 s" in err and mosquitto.broker.url in err
+
+
+def test_run_fleet_runs_every_shard_as_a_worker_process_and_sums_them_up(fleet_file: Path, state: Path,
+                                                                          mosquitto: MosquittoProcess,
+                                                                          capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+    status = main(["run", "--fleet", str(fleet_file), "--state", str(state), "--broker", mosquitto.broker.url,
+                   "--quiet", "--duration", "8"])  # fmt: skip
+    out = capsys.readouterr().out
+    assert status == 0, out
+    assert "running 10 premises in 2 worker process(es)" in out
+    assert "stopped: 10 premises in 2 shard(s)" in out  # the shards' own figures, from their state topics
+    for shard in (0, 1):
+        assert "Traceback" not in (state / f"shard-{shard}.log").read_text()
+
+
+def test_bench_fleet_measures_a_baseline_and_the_fleet_and_counts_every_alert(mosquitto: MosquittoProcess,
+                                                                              capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+    assert main(["bench", "fleet", "--premises", "6", "--workers", "2", "--broker", mosquitto.broker.url, "--json"]) == 0
+    figures = json.loads(capsys.readouterr().out)
+    # the benchmark's fleet: one template of ESME, GSME and IHD, so one alert per premises to each of two roles
+    assert (figures["premises"], figures["workers"], figures["premises_per_worker"]) == (6, 2, 3)
+    assert figures["alerts_expected"] == figures["alerts_delivered"] == 2 * 6
+    assert figures["alerts_delivered_by_role"] == {"supplier": 6, "network_operator": 6}
+    assert figures["baseline"]["alerts_delivered"] == 2 and figures["baseline"]["premises"] == 1
+    for key in ("rss_per_premises_kb", "startup_s", "alerts_per_s", "last_alert_s"):
+        assert figures[key] is not None and figures[key] >= 0, key
+
+
+@pytest.mark.parametrize("command", [["bench", "fleet", "--premises", "2", "--workers", "1"], ["bench", "wan-modes", "--hubs", "2"]],
+                         ids=["fleet", "wan-modes"])  # fmt: skip
+def test_a_benchmark_against_no_broker_says_so(command: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([*command, "--broker", NOBODY]) == 1
+    error = capsys.readouterr().err
+    assert "the broker" in error and "Traceback" not in error

@@ -106,3 +106,29 @@ def test_virtual_time_flows_with_the_loop_and_still_jumps() -> None:
 def test_virtual_time_refuses_to_flow_backwards() -> None:
     with pytest.raises(ValueError, match="positive"):
         asyncio.run(VirtualClock(START).flow(speed=0))
+
+
+def test_a_cancelled_timer_lets_go_of_what_it_would_have_run() -> None:
+    import gc
+    import weakref
+
+    class Premises:  # stands for what a timer's callback keeps: a premises sent back to the store
+        def wake(self) -> None:
+            raise AssertionError("a cancelled timer ran")
+
+    clock = VirtualClock(datetime(2026, 1, 1, tzinfo=timezone.utc))
+    premises = Premises()
+    kept = weakref.ref(premises)
+    timer = clock.call_later(timedelta(minutes=30), premises.wake)
+    timer.cancel()
+    del premises
+    gc.collect()
+    assert kept() is None  # freed now, not in 30 minutes
+    assert clock.advance(timedelta(hours=1)) == 0
+
+
+def test_cancelled_timers_do_not_pile_up() -> None:
+    clock = VirtualClock(datetime(2026, 1, 1, tzinfo=timezone.utc))
+    for _ in range(10_000):
+        clock.call_later(timedelta(days=1), lambda: None).cancel()
+    assert clock.pending == 0 and len(clock._timers) < 2048  # compacted as they were set

@@ -158,6 +158,8 @@ def test_init_makes_the_manifest_and_the_pki_once(tmp_path: Path, fleet: Fleet) 
     manifest = json.loads((directory / "fleet.json").read_text())
     assert (manifest["shards"], manifest["seed"], manifest["premises"]) == (3, SEED, 30)
     assert PkiStore.open(directory / "pki").keystore().parties_with_role(Role.SUPPLIER)
+    assert sorted(path.name for path in directory.glob("shard-*.sqlite")) == ["shard-0.sqlite", "shard-1.sqlite", "shard-2.sqlite"]
+    assert store_devices(state, 2) == set()  # the stores are made, and hold no premises until one is touched
     assert FleetState.open(directory, fleet) == state
     with pytest.raises(ConfigError, match="already holds a fleet"):
         FleetState.init(directory, fleet, shards=3, start=NOW)
@@ -351,6 +353,8 @@ def test_idle_premises_go_back_to_the_store_and_come_back_as_they_were(fleet: Fl
     assert not shard.active
 
     shard.cut_mains(north[:1])  # an outage that spans an eviction
+    assert shard.evict_idle(older_than=0) == 0  # loading it rejoined its HAN: frames are on their way
+    shard.clock.advance(timedelta(seconds=1))
     assert shard.evict_idle(older_than=0) == 1 and shard.dark == {north[0]}
     asyncio.run(shard.storm("north", timedelta(minutes=4)))
     second = {(bytes(f.originator), bytes(f.recipient)): f.originator_counter for _, _, f in drain(shard)}

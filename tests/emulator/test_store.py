@@ -135,3 +135,12 @@ def test_a_batch_that_raises_keeps_nothing() -> None:
     with store.transaction() as tx:  # and the store works as before
         tx.accept_counter(DEVICE, PARTY, 6)
     assert store.read().last_counter(DEVICE, PARTY) == 6
+
+
+def test_a_batch_inside_a_transaction_is_refused() -> None:
+    store = new_store()
+    with pytest.raises(StoreError), store.transaction(), store.batch():
+        pass
+    with store.transaction() as tx:  # the store is usable afterwards
+        tx.accept_counter(DEVICE, PARTY, 1)
+    assert store.read().last_counter(DEVICE, PARTY) == 1

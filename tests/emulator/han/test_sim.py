@@ -234,3 +234,16 @@ def test_the_transfer_data_fast_path_is_byte_for_byte_zigpys(to_client: bool, tu
     decoded_header, name, fields = decode_frame(Tunneling.cluster_id, zigpys)
     assert (name, fields.tunnel_id, bytes(fields.data), decoded_header.tsn) == ("transfer_data", tunnel_id, data, 0xA5)
     assert decoded_header.direction == direction
+
+
+def test_frames_on_their_way_count_as_held() -> None:
+    clock = VirtualClock(datetime(2026, 1, 1, tzinfo=timezone.utc))
+    medium = HanMedium(clock)
+    hub, meter = medium.attach(EUI64(bytes(8))), medium.attach(EUI64(bytes(7) + b"\x01"))
+    medium.form(hub.eui, lambda eui, key: True)
+    assert medium.join(meter.eui, bytes(16))
+    meter.set_receiver(lambda frame: None)
+    hub.send(HanFrame(hub.eui, meter.eui, Tunneling.cluster_id, b"\x01"))
+    assert medium.held() == 1  # in flight: only in memory until it arrives
+    clock.advance(timedelta(seconds=1))
+    assert medium.held() == 0

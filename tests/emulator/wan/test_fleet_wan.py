@@ -28,11 +28,12 @@ import gbcs
 from emulator.errors import NoResponse
 from emulator.fleet import Fleet
 from emulator.fleet_credentials import FleetCredentials
-from emulator.fleet_shard import FleetState
+from emulator.fleet_shard import FleetState, fingerprint
 from emulator.fleet_worker import WorkerProcesses, run_shard
 from emulator.pki_store import PkiStore
 from emulator.storm import StormReport, run_storm
 from emulator.wan import Broker, WanHeadEnd
+from emulator.wan.fleet_control import shard_state_topic
 from emulator.wan.mosquitto import MosquittoProcess
 from gbcs.dlms import decode_apdu
 from gbcs.keystore import InMemoryKeyStore, KeyUsage
@@ -513,6 +514,7 @@ def test_the_metrics_say_what_the_shard_holds_and_did(mosquitto: MosquittoProces
         async with running_shard(lab, mosquitto.broker, metrics_port=port), control(mosquitto.broker) as sender:
             before = await asyncio.to_thread(scrape, port)
             reply = await sender.ask({"command": "storm", "region": "north", "seconds": 240})
+            await asyncio.sleep(1.5)  # the metrics are the worker's figures of each second
             after = await asyncio.to_thread(scrape, port)
         return before, reply, after
 
@@ -536,3 +538,40 @@ def test_the_metrics_endpoint_goes_with_its_shard(mosquitto: MosquittoProcess, t
     asyncio.run(scenario())
     with socket.socket() as probe:
         assert probe.connect_ex(("127.0.0.1", port)) != 0, f"port {port} still serves the metrics of a stopped shard"
+
+
+def test_a_command_heard_twice_is_carried_out_once_and_another_fleets_is_refused(mosquitto: MosquittoProcess,
+                                                                                tmp_path: Path) -> None:  # fmt: skip
+    lab = make_lab(tmp_path, uniform(north=6, south=4), shards=1)
+    storm = {"command": "storm", "region": "north", "seconds": 240, "id": "storm-1"}
+
+    async def scenario() -> tuple[dict, dict, dict, dict]:
+        async with running_shard(lab, mosquitto.broker), control(mosquitto.broker) as sender:
+            first = await sender.ask(storm)
+            again = await sender.ask(storm)  # as a sender does that never saw the broker's acknowledgement
+            foreign = await sender.ask({**storm, "id": "storm-2", "fleet": "0123456789ab"})
+            status = await sender.ask({"command": "status"})
+        return first, again, foreign, status
+
+    first, again, foreign, status = asyncio.run(scenario())
+    assert first["ok"] and first["alerts"] == 2 * 6 and first["fleet"] == fingerprint(lab.fleet)[:12]
+    assert again == first  # the same reply, not a second storm
+    assert status["alerts"] == 2 * 6
+    assert (foreign["ok"], foreign["id"]) == (False, "storm-2") and "not this one" in foreign["error"]
+
+
+def test_a_stopped_shard_says_it_is_offline(mosquitto: MosquittoProcess, tmp_path: Path) -> None:
+    lab = make_lab(tmp_path, uniform(north=2, south=2), shards=1)
+
+    async def scenario() -> dict:
+        async with running_shard(lab, mosquitto.broker):
+            pass  # up, then stopped cleanly (no will: the worker must say it itself)
+        async with client(mosquitto.broker) as dashboard:
+            await dashboard.subscribe(shard_state_topic(0), qos=1)
+            async with asyncio.timeout(10):
+                async for message in dashboard.messages:
+                    return json.loads(bytes(message.payload))  # type: ignore[arg-type]
+        raise AssertionError("unreachable")
+
+    state = asyncio.run(scenario())
+    assert state["online"] is False and state["shard"] == 0
