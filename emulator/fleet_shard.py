@@ -25,16 +25,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import fcntl
 import hashlib
 import json
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from pathlib import Path
-from typing import IO
 
 from gbcs.types import DeviceType
 
@@ -45,6 +43,7 @@ from .fleet import Fleet
 from .fleet_credentials import FleetCredentials
 from .pki_store import PkiStore
 from .premises import MAINS_LOST, Premises
+from .state_files import hold_lock, save_time, saved_time
 from .store import Store
 
 __all__ = ["FleetShard", "FleetState", "StormResult", "shard_of"]
@@ -185,11 +184,11 @@ class FleetShard:
         if isinstance(shard, bool) or not isinstance(shard, int) or not 0 <= shard < state.shards:
             raise ConfigError(f"the fleet has shards 0 to {state.shards - 1}, not {shard!r}")
         self.fleet, self.state, self.shard, self.idle_after = fleet, state, shard, idle_after
-        self._lock = _lock(state.directory / f"shard-{shard}.lock", f"shard {shard} of the fleet in {state.directory}")
+        self._lock = hold_lock(state.directory / f"shard-{shard}.lock", f"shard {shard} of the fleet in {state.directory}")
         try:
             self.pki = PkiStore.open(state.directory / "pki")
             self.store = Store(state.store_path(shard))
-            saved = _saved_time(self._clock_path)
+            saved = saved_time(self._clock_path)
             self.clock = VirtualClock(max(moment for moment in (saved, state.start, utc(now) if now else None) if moment))
         except BaseException:
             self._lock.close()
@@ -417,9 +416,7 @@ class FleetShard:
         return self.state.directory / f"shard-{self.shard}.clock.json"
 
     def save_time(self) -> None:
-        staging = self._clock_path.with_suffix(".tmp")
-        staging.write_text(json.dumps({"now": self.clock.now().isoformat()}))
-        staging.replace(self._clock_path)
+        save_time(self._clock_path, self.clock.now())
 
     def status(self) -> dict:
         """Figures for the status topic, the live display and the metrics."""
@@ -437,25 +434,3 @@ class FleetShard:
         self.active.clear()
         self.store.close()
         self._lock.close()
-
-
-def _lock(path: Path, what: str) -> IO[str]:
-    try:
-        lock = open(path, "a+")  # noqa: SIM115 - held while the shard runs
-    except OSError as error:
-        raise StoreError(f"cannot use {path}: {error.strerror}") from None
-    try:
-        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        lock.close()
-        raise ConfigError(f"another smets-emu process is running {what}") from None
-    return lock
-
-
-def _saved_time(path: Path) -> datetime | None:
-    try:
-        return datetime.fromisoformat(json.loads(path.read_text())["now"]).astimezone(timezone.utc)
-    except FileNotFoundError:
-        return None
-    except (OSError, ValueError, KeyError, TypeError) as error:
-        raise StoreError(f"{path} is unreadable ({error}); remove it to start the shard's clock afresh") from None

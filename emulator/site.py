@@ -30,8 +30,6 @@ The configuration file (TOML; every key optional)::
 from __future__ import annotations
 
 import asyncio
-import fcntl
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
@@ -44,6 +42,7 @@ from .clock import VirtualClock, utc
 from .errors import ConfigError, StoreError
 from .pki_store import PkiStore
 from .premises import Premises, PremisesConfig
+from .state_files import hold_lock, save_time, saved_time
 from .store import Store
 from .toml_file import read_toml
 from .wan.auth import HubAuth
@@ -138,15 +137,6 @@ def _premises(store: Store, clock: VirtualClock, pki: PkiStore, number: int) -> 
     return premises
 
 
-def _saved_time(state: Path) -> datetime | None:
-    try:
-        return datetime.fromisoformat(json.loads((state / "clock.json").read_text())["now"])
-    except FileNotFoundError:
-        return None
-    except (OSError, ValueError, KeyError, TypeError) as error:
-        raise StoreError(f"{state / 'clock.json'} is unreadable ({error}); remove it to start the clock afresh") from None
-
-
 def _typed(document: Mapping[str, Any], key: str, kind: type, source: str) -> Any:
     value = document[key]
     if not isinstance(value, kind):
@@ -176,16 +166,11 @@ class Site:
         state = Path(config.state)
         try:
             state.mkdir(parents=True, exist_ok=True)
-            lock = open(state / "site.lock", "a+")  # noqa: SIM115 - held for the site's life
         except OSError as error:
             raise StoreError(f"cannot use the state directory {state}: {error.strerror}") from None
+        lock = hold_lock(state / "site.lock", f"the site in {state}")
         try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            lock.close()
-            raise ConfigError(f"another smets-emu process is running the site in {state}") from None
-        try:
-            saved = _saved_time(state)
+            saved = saved_time(state / "clock.json")
             known = [utc(moment) for moment in (saved, config.start) if moment is not None]
             start = max(known) if known else utc(now or datetime.now(timezone.utc))
             pki_dir = state / "pki"
@@ -205,10 +190,7 @@ class Site:
 
     def save_time(self) -> None:
         """Keep the virtual time (``clock.json``), for the next run to resume from."""
-        path = Path(self.config.state) / "clock.json"
-        staging = path.with_suffix(".tmp")
-        staging.write_text(json.dumps({"now": self.clock.now().isoformat()}))
-        staging.replace(path)
+        save_time(Path(self.config.state) / "clock.json", self.clock.now())
 
     def hub(self, number: int) -> Premises:
         """Premises ``number`` (from 1)."""

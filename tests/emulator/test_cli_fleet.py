@@ -6,13 +6,12 @@ test_fleet.py.)"""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from emulator.cli import main
-from emulator.wan.mosquitto import MosquittoProcess, find_mosquitto
+from emulator.wan.mosquitto import MosquittoProcess
 
 FLEET = """
 seed = 5
@@ -31,15 +30,6 @@ count = 4
 region = "south"
 """
 NOBODY = "mqtt://127.0.0.1:9"  # a broker that is not there (never reached by the refusals below)
-
-
-@pytest.fixture
-def mosquitto(tmp_path: Path) -> Iterator[MosquittoProcess]:
-    if find_mosquitto() is None:
-        print("mosquitto is not installed (scripts/install-system-deps test installs it)")
-        pytest.skip("mosquitto is not installed (scripts/install-system-deps test installs it)")
-    with MosquittoProcess(tmp_path / "mosquitto") as broker:
-        yield broker
 
 
 @pytest.fixture

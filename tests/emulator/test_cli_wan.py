@@ -16,18 +16,9 @@ from pathlib import Path
 import pytest
 
 from emulator.cli import main
-from emulator.wan.mosquitto import MosquittoProcess, find_mosquitto
+from emulator.wan.mosquitto import MosquittoProcess
 
 SMETS_EMU = [sys.executable, "-m", "emulator.cli"]
-
-
-@pytest.fixture
-def mosquitto(tmp_path: Path) -> Iterator[MosquittoProcess]:
-    if find_mosquitto() is None:
-        print("mosquitto is not installed (scripts/install-system-deps test installs it)")
-        pytest.skip("mosquitto is not installed (scripts/install-system-deps test installs it)")
-    with MosquittoProcess(tmp_path / "mosquitto") as broker:
-        yield broker
 
 
 @pytest.fixture

@@ -1,13 +1,12 @@
-"""Fixtures of the SMWAN tests: a mosquitto of the test's own (``emulator.wan.mosquitto``),
-skipped with a printed reason where mosquitto is not installed; a test PKI; a commissioned
-premises; and the command the tests send a hub (RTDS's ECS26n, re-MACed for our parties)."""
+"""Fixtures of the SMWAN tests: a test PKI; a commissioned premises; and the command the
+tests send a hub (RTDS's ECS26n, re-MACed for our parties). The ``mosquitto`` fixture is
+tests/emulator/conftest.py's."""
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
 import socket
-from collections.abc import Iterator, Mapping
 from datetime import timedelta
 from pathlib import Path
 
@@ -19,7 +18,6 @@ from emulator.pki_store import DEFAULT_PARTIES, PkiStore
 from emulator.premises import Premises, PremisesConfig
 from emulator.store import Store
 from emulator.wan import Broker, HubLink
-from emulator.wan.mosquitto import MosquittoProcess, find_mosquitto
 from gbcs.types import EUI64, DeviceType, Role
 from tests.conftest import RTDS
 from tests.emulator.helpers import NOW
@@ -28,7 +26,6 @@ CONFIG = PremisesConfig.standard(7)
 CHF = CONFIG.of_type(DeviceType.CHF)[0]
 PARTY = {party.role: party.eui for party in DEFAULT_PARTIES}
 ECS26N = RTDS / "messages/6.2.4_ECS26n/ECS26n_6.2.4_SUCCESS_COMMAND_GBCS.HEX"
-NO_MOSQUITTO = "mosquitto is not installed (scripts/install-system-deps test installs it)"
 
 
 def free_port() -> int:
@@ -36,23 +33,6 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
-
-
-@pytest.fixture
-def mosquitto(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[MosquittoProcess]:
-    """A started mosquitto in ``tmp_path`` with the shipped settings, stopped after the test.
-
-    Parametrise it indirectly for another kind: ``True`` is stock mosquitto
-    (``MosquittoProcess(stock=True)``), a mapping is ``MosquittoProcess``'s keyword arguments
-    (``{"auth": auth}``).
-    """
-    if find_mosquitto() is None:
-        print(NO_MOSQUITTO)
-        pytest.skip(NO_MOSQUITTO)
-    param = getattr(request, "param", False)
-    options = dict(param) if isinstance(param, Mapping) else {"stock": bool(param)}
-    with MosquittoProcess(tmp_path / "mosquitto", **options) as broker:
-        yield broker
 
 
 @pytest.fixture(scope="module")
