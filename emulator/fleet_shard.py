@@ -39,7 +39,7 @@ from gbcs.types import DeviceType
 from .clock import Clock, Timer, VirtualClock, utc
 from .devices import esme as esme_firmware
 from .errors import ConfigError, LinkDown, StoreError
-from .fleet import Fleet
+from .fleet import Fleet, FleetPremises
 from .fleet_credentials import FleetCredentials
 from .pki_store import PkiStore
 from .premises import MAINS_LOST, Premises
@@ -255,22 +255,32 @@ class FleetShard:
             return entry[0]
         described = self.fleet.premises_number(number)
         clock = _PremisesClock(self.clock)
-        if self.store.read().register(described.hub, PROVISIONED):
-            premises = Premises.load(self.store, clock, described.config, seed=number)
-        else:
-            with self.store.transaction() as tx:
-                for eui in described.config.devices:
-                    tx.remove_device(eui)  # what a stopped provisioning left
-            premises = Premises.provision(self.store, clock, described.config, self.credentials.credentials,
-                                          self._cells, seed=number)  # fmt: skip
-            premises.commission()
-            with self.store.transaction() as tx:
-                for esme in described.config.of_type(DeviceType.ESME):
-                    esme_firmware.configure_metering(tx, premises.devices[esme], elements=described.group.template.esme,
-                                                     seed=described.load_seed)  # fmt: skip
-                tx.set_register(described.hub, PROVISIONED, True)
+        try:
+            if self.store.read().register(described.hub, PROVISIONED):
+                premises = Premises.load(self.store, clock, described.config, seed=number)
+            else:
+                premises = self._provision(described, clock)
+        except BaseException:
+            clock.close()  # nothing of a premises that failed to come may run later
+            raise
         premises.outbox_listeners.append(self._outbox_changed)
         self.active[number] = (premises, clock, time.monotonic())
+        return premises
+
+    def _provision(self, described: FleetPremises, clock: Clock) -> Premises:
+        """Make and commission a premises the store lacks (or holds half of: a stopped
+        provisioning's leftovers go first), configured as its template says."""
+        with self.store.transaction() as tx:
+            for eui in described.config.devices:
+                tx.remove_device(eui)
+        premises = Premises.provision(self.store, clock, described.config, self.credentials.credentials,
+                                      self._cells, seed=described.number)  # fmt: skip
+        premises.commission()
+        with self.store.transaction() as tx:
+            for esme in described.config.of_type(DeviceType.ESME):
+                esme_firmware.configure_metering(tx, premises.devices[esme], elements=described.group.template.esme,
+                                                 seed=described.load_seed)  # fmt: skip
+            tx.set_register(described.hub, PROVISIONED, True)
         return premises
 
     def evict_idle(self, *, older_than: float | None = None) -> int:
