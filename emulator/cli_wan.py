@@ -23,6 +23,7 @@ from pathlib import Path
 from gbcs.commands import BUILDERS, KINDS, REQUIRED, ParameterError, builder
 from gbcs.describe import Description, describe, to_text
 from gbcs.errors import GbcsError, KeyStoreError
+from gbcs.keystore import InMemoryKeyStore, KeyUsage
 from gbcs.types import DeviceType, Role
 
 from .cli_args import eui64, premises_number, seconds
@@ -70,6 +71,7 @@ def add_wan_commands(commands: argparse._SubParsersAction) -> None:
     send.add_argument("--list", action="store_true", help="list the use cases and their parameters")
     send.add_argument("--state", type=Path, default=DEFAULT_STATE, metavar="DIR", help=f"state directory (default {DEFAULT_STATE})")
     send.add_argument("--premises", type=premises_number, default=1, metavar="N", help="the premises to address (default 1)")
+    send.add_argument("--fleet", type=Path, metavar="FILE", help="premises N of this fleet (its state directory in --state)")
     send.add_argument("--hub", type=eui64, metavar="EUI64", help="the CHF (default: premises N's)")
     send.add_argument("--to", type=eui64, metavar="EUI64", help="the device (default: premises N's of the use case's type)")
     send.add_argument("--role", type=_role, metavar="ROLE", help="send as this party (default: the use case's)")
@@ -301,14 +303,17 @@ def _run_send(args: argparse.Namespace) -> int:
         use_case = builder(args.use_case)
         params = _parameters(args)
         use_case.parse(params)  # bad parameters are found before anything is opened
-        pki = PkiStore.open(args.state / "pki")
-        layout = PremisesConfig.standard(args.premises)
+        keystore = PkiStore.open(args.state / "pki").keystore()
+        if args.fleet is not None:
+            layout = _fleet_premises(args.fleet, args.state, args.premises, keystore)
+        else:
+            layout = PremisesConfig.standard(args.premises)
         hub = args.hub or layout.of_type(DeviceType.CHF)[0]
         recipient = args.to or (layout.of_type(use_case.target) or [None])[0]
         if recipient is None:
             raise ConfigError(f"premises {args.premises} has no {use_case.target.name}; give --to")
         broker = recorded_broker(args.state, args.broker)
-        head_end = HeadEnd(pki.keystore(), counters=args.state / "head-end.json")  # each counter on disk before it leaves
+        head_end = HeadEnd(keystore, counters=args.state / "head-end.json")  # each counter on disk before it leaves
         reply = asyncio.run(_send(head_end, broker, hub, use_case.name, recipient, params, args.role, args.timeout))
     except ParameterError as error:
         return _fail("send", error)
@@ -318,6 +323,27 @@ def _run_send(args: argparse.Namespace) -> int:
         return _fail("send", error)
     print(json.dumps(reply.to_json()) if args.json else to_text(reply))
     return EXIT_CHECK_FAILED if reports_failure(reply) or not reply.passes_check else EXIT_OK
+
+
+def _fleet_premises(fleet_file: Path, state: Path, number: int, keystore: InMemoryKeyStore) -> PremisesConfig:
+    """Premises ``number`` of a fleet, its devices' public keys (from the fleet's seed) added
+    to ``keystore`` so that their responses can be checked.
+
+    Raises:
+        ConfigError: not the fleet of ``state``, or no such premises.
+    """
+    from .fleet import Fleet
+    from .fleet_credentials import FleetCredentials
+    from .fleet_shard import FleetState
+
+    fleet = Fleet.from_toml(fleet_file)
+    FleetState.open(state, fleet)
+    layout = fleet.premises_number(number).config
+    credentials = FleetCredentials(fleet.seed)
+    for eui in layout.devices:
+        for usage, key_usage in (("ds", KeyUsage.DS), ("ka", KeyUsage.KA)):
+            keystore.add_public_key(eui, key_usage, credentials.public_key(eui, usage))
+    return layout
 
 
 def reports_failure(reply: Description) -> bool:

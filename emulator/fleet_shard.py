@@ -51,6 +51,7 @@ __all__ = ["FleetShard", "FleetState", "StormResult", "shard_of"]
 PROVISIONED = "fleet.provisioned"  # CHF register: the premises was made and commissioned whole
 MAX_SHARDS = 4096
 _HAN_CROSSING = timedelta(milliseconds=50)  # a meter's frame to the hub: two hops of the simulated HAN's 20 ms
+_HAN_SETTLING = timedelta(seconds=1)  # a premises brought up: its meters rejoined and their tunnels open
 
 
 def shard_of(hub: bytes, shards: int) -> int:
@@ -208,6 +209,7 @@ class FleetShard:
                     self._hubs[hub] = number
                     region.append(number)
         self.active: OrderedDict[int, tuple[Premises, _PremisesClock, float]] = OrderedDict()
+        self._settled_at: dict[int, datetime] = {}  # premises just brought up: when their HAN has settled
         self.dark = self._dark_in_store()
         self.commands = self.dropped = self.alerts = 0
         self.outbox_listeners: list[Callable[[], object]] = []
@@ -265,6 +267,7 @@ class FleetShard:
             raise
         premises.outbox_listeners.append(self._outbox_changed)
         self.active[number] = (premises, clock, time.monotonic())
+        self._settled_at[number] = self.clock.now() + _HAN_SETTLING
         return premises
 
     def _provision(self, described: FleetPremises, clock: Clock) -> Premises:
@@ -297,6 +300,7 @@ class FleetShard:
                 continue
             clock.close()
             del self.active[number]
+            self._settled_at.pop(number, None)
             evicted += 1
         return evicted
 
@@ -309,13 +313,23 @@ class FleetShard:
         if number is None or number in self.dark:
             self.dropped += 1
             return False
-        try:
-            self.premises(number).send(command)
-        except LinkDown:
-            self.dropped += 1
-            return False
+        premises = self.premises(number)
         self.commands += 1
+        settled_at = self._settled_at.get(number)
+        if settled_at is not None and self.clock.now() < settled_at:
+            # Just brought up: its meters are rejoining the HAN and reopening their tunnels.
+            # The hub holds the command until they have, as it would after a restart.
+            self.active[number][1].call_at(settled_at, lambda: self._hear(premises, command))
+            return True
+        self._settled_at.pop(number, None)
+        self._hear(premises, command)
         return True
+
+    def _hear(self, premises: Premises, command: bytes) -> None:
+        try:
+            premises.send(command)  # the CHF answers, relays, or refuses and logs
+        except LinkDown:
+            self.dropped += 1  # its mains went while the command waited
 
     def unsent(self, *, after: int = 0, limit: int = 500) -> tuple[list[tuple[int, bytes, bytes]], int | None]:
         """What the hubs of powered premises have for the WAN, from any premises, in memory
@@ -377,6 +391,7 @@ class FleetShard:
         except BaseException:
             for number in numbers:
                 entry = self.active.pop(number, None)
+                self._settled_at.pop(number, None)
                 if entry is not None:
                     entry[1].close()
             self.dark = self._dark_in_store()

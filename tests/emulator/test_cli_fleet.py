@@ -191,3 +191,33 @@ def test_a_benchmark_against_no_broker_says_so(command: list[str], capsys: pytes
     assert main([*command, "--broker", NOBODY]) == 1
     error = capsys.readouterr().err
     assert "the broker" in error and "Traceback" not in error
+
+
+def test_send_drives_a_fleet_premises_through_a_running_fleet(fleet_file: Path, state: Path, mosquitto: MosquittoProcess,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+    import subprocess
+    import sys
+    import time
+
+    from emulator.fleet import Fleet
+    from gbcs.types import DeviceType
+
+    run = subprocess.Popen([sys.executable, "-m", "emulator.cli", "run", "--fleet", str(fleet_file), "--state", str(state),
+                            "--broker", mosquitto.broker.url, "--quiet", "--duration", "60"],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT)  # fmt: skip
+    try:
+        deadline = time.monotonic() + 30
+        while not (state / "broker.json").exists():  # written once every shard is up
+            assert run.poll() is None and time.monotonic() < deadline, "the fleet did not come up"
+            time.sleep(0.1)
+        meter = Fleet.from_toml(fleet_file).premises_number(3).config.of_type(DeviceType.ESME)[0]
+        for counter in (1, 2):  # the first wakes the premises (made, then its HAN settles); the second finds it up
+            assert main(["send", "ECS17b", "--fleet", str(fleet_file), "--state", str(state), "--premises", "3",
+                         "--timeout", "20", "--json"]) == 0  # fmt: skip
+            reply = json.loads(capsys.readouterr().out)
+            assert (reply["originator"], reply["counter"], reply["mac"]) == (str(meter), counter, "valid")
+        assert main(["send", "ECS17b", "--fleet", str(fleet_file), "--state", str(state), "--premises", "11"]) == 2
+        assert "the fleet has premises 1 to 10, not 11" in capsys.readouterr().err
+    finally:
+        run.terminate()
+        run.wait(20)
