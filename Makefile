@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml
 	scripts/install-system-deps base
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet -e '.[test,hil]'
 	touch $@
 
 venv: $(STAMP)

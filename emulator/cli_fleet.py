@@ -29,7 +29,7 @@ from .fleet import Fleet
 from .fleet_shard import MAX_SHARDS, FleetState
 from .fleet_worker import WorkerProcesses, run_shard
 from .wan.fleet_control import MAX_OUTAGE_S, shard_state_topic
-from .wan.link import NO_DELAY, Broker
+from .wan.link import NO_DELAY, Broker, quiet_closed_socket_race
 
 __all__ = ["DEFAULT_FLEET_STATE", "add_fleet_commands", "run_fleet"]
 
@@ -202,6 +202,7 @@ def run_fleet(args: argparse.Namespace) -> int:
 
 
 async def _one_shard(fleet: Fleet, state: FleetState, args: argparse.Namespace, broker: Broker) -> int:
+    asyncio.get_running_loop().set_exception_handler(quiet_closed_socket_race)
     stop = _stop_event(args.duration)
     ready = asyncio.Event()
     runner = asyncio.create_task(run_shard(fleet, state, args.shard, broker, speed=args.speed or 1.0,

@@ -34,7 +34,7 @@ from .pki_store import PkiStore
 from .premises import PremisesConfig
 from .site import Site, SiteConfig
 from .wan.control import COMMANDS
-from .wan.link import NO_DELAY, Broker, control_topic
+from .wan.link import NO_DELAY, Broker, control_topic, quiet_closed_socket_race
 
 EXIT_OK, EXIT_CHECK_FAILED, EXIT_USAGE, EXIT_NO_RESPONSE = 0, 1, 2, 3
 DEFAULT_STATE = Path("smets-emu-state")
@@ -192,6 +192,7 @@ def _run_run(args: argparse.Namespace) -> int:
 async def _serve(site: Site, args: argparse.Namespace) -> int:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
+    loop.set_exception_handler(quiet_closed_socket_race)
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     if args.duration is not None:

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import json
 import logging
 import math
@@ -47,7 +48,8 @@ from gbcs.errors import GbcsError
 from ..errors import ConfigError, LinkDown
 from ..premises import Premises
 
-__all__ = ["NO_DELAY", "Broker", "HubLink", "WanConditions", "control_topic", "down_topic", "state_topic", "up_topic"]
+__all__ = ["NO_DELAY", "Broker", "HubLink", "WanConditions", "control_topic", "down_topic", "quiet_closed_socket_race",
+           "state_topic", "up_topic"]
 
 # Every SMWAN client sends at once (TCP_NODELAY). Without it a small PUBLISH waits behind an
 # unacknowledged PUBACK for the peer's delayed ACK: about 43 ms a hop, 87 ms a round trip
@@ -312,6 +314,19 @@ async def until_one_fails(*work: Coroutine[Any, Any, object]) -> None:
         if task.exception() is not None:
             raise task.exception()  # type: ignore[misc]
     raise aiomqtt.MqttError("the link's tasks ended")  # they run until they fail: reconnect
+
+
+def quiet_closed_socket_race(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+    """An event-loop exception handler: paho asks aiomqtt (from whatever thread publishes) to
+    watch its socket for writing, and when the broker has just gone, the socket may be closed
+    before the loop gets to it — asyncio then reports EBADF from ``add_writer`` with a traceback,
+    although the link goes on and reconnects. That one case is logged as what it is; anything
+    else goes to the loop's default handler."""
+    error = context.get("exception")
+    if isinstance(error, OSError) and error.errno == errno.EBADF and "add_writer" in repr(context.get("handle")):
+        log.info("a socket closed as the MQTT client asked to write on it (the broker went away)")
+        return
+    loop.default_exception_handler(context)
 
 
 def stop_if_cancelled() -> None:

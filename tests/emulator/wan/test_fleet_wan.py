@@ -291,25 +291,25 @@ def test_a_broker_restart_while_the_alerts_are_on_their_way_loses_none(mosquitto
     lab = make_lab(tmp_path, uniform(north=240, south=10))
     expected = 2 * len(meters(lab.fleet, "north"))
 
-    async def once_both_shards_answered(watcher: aiomqtt.Client) -> int:
-        replies = alerts = 0
+    async def once_the_first_alerts_arrived(watcher: aiomqtt.Client) -> int:
+        # Not later (once both shards have answered, say): how many alerts are still on their
+        # way then depends on the machine's speed, and on a fast one none are.
+        alerts = 0
         async for message in watcher.messages:
-            if message.topic.matches(REPLY):
-                replies += 1
-                if replies == lab.shards:
-                    return alerts
-            elif not message.topic.matches(CONTROL):
+            if not message.topic.matches(REPLY) and not message.topic.matches(CONTROL):
                 alerts += 1
+                if alerts == 10:
+                    return alerts
         raise AssertionError("unreachable")
 
     async def scenario() -> tuple[StormReport, int, dict[int, dict]]:
-        report, _, heard = await storm_and_restart(mosquitto, lab, once_both_shards_answered, timeout=60)
+        report, _, heard = await storm_and_restart(mosquitto, lab, once_the_first_alerts_arrived, timeout=60)
         return report, heard, await shards_up(mosquitto.broker, 2, reconnected=True)
 
     with workers(lab, mosquitto, tmp_path):
         report, heard, states = asyncio.run(scenario())
 
-    assert heard < expected, "every alert had arrived before the restart: nothing was in flight"
+    assert heard < expected  # the broker restarted with most of the storm's alerts still to come
     check_complete(report, lab.fleet, "north")
     assert all(state["reconnects"] > 0 for state in states.values())
 

@@ -152,3 +152,23 @@ def test_a_head_end_without_a_broker_is_told_so() -> None:
 
     with pytest.raises(LinkDown):
         asyncio.run(connect())
+
+
+def test_only_the_closed_socket_race_is_quietened(caplog: pytest.LogCaptureFixture) -> None:
+    import errno
+
+    from emulator.wan.link import quiet_closed_socket_race
+
+    loop = asyncio.new_event_loop()
+    try:
+        race = asyncio.Handle(loop.add_writer, (11, print), loop)  # as asyncio reports the race: add_writer(fd, callback)
+        with caplog.at_level("INFO"):
+            quiet_closed_socket_race(loop, {"message": "Exception in callback", "exception": OSError(errno.EBADF, "Bad file descriptor"),
+                                            "handle": race})  # fmt: skip
+            quiet_closed_socket_race(loop, {"message": "Exception in callback", "exception": OSError(errno.EPIPE, "Broken pipe"),
+                                            "handle": race})  # fmt: skip
+        asyncio_errors = [record for record in caplog.records if record.name == "asyncio"]
+        assert len(asyncio_errors) == 1 and "Broken pipe" in str(asyncio_errors[0].exc_info[1])  # only the other error
+        assert any("broker went away" in record.getMessage() for record in caplog.records if record.name == "emulator.wan.link")
+    finally:
+        loop.close()
