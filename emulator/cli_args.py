@@ -1,13 +1,25 @@
-"""Argument types the ``smets-emu`` commands share: each turns a bad value into argparse's
-usage error (exit 2) with a message that says what was expected."""
+"""What the ``smets-emu`` commands share: their exit statuses, the way they report a failure,
+and argument types, each turning a bad value into argparse's usage error (exit 2) with a
+message that says what was expected."""
 
 from __future__ import annotations
 
 import argparse
+import sys
 
 from gbcs.types import EUI64
 
-__all__ = ["duration", "eui64", "positive", "premises_number", "seconds"]
+__all__ = ["EXIT_CHECK_FAILED", "EXIT_NO_RESPONSE", "EXIT_OK", "EXIT_USAGE", "duration", "eui64", "fail", "positive",
+           "premises_number", "seconds"]
+
+# 0 ok, 1 a check failed, 2 bad usage or configuration, 3 no answer (no response, no broker)
+EXIT_OK, EXIT_CHECK_FAILED, EXIT_USAGE, EXIT_NO_RESPONSE = 0, 1, 2, 3
+
+
+def fail(command: str, message: object, status: int = EXIT_USAGE) -> int:
+    """Say on stderr why ``smets-emu command`` failed; return its exit status."""
+    print(f"smets-emu {command}: {message}", file=sys.stderr)
+    return status
 
 
 def eui64(text: str) -> EUI64:

@@ -14,7 +14,6 @@ import contextlib
 import json
 import os
 import signal
-import sys
 import time
 from collections import Counter
 from collections.abc import AsyncIterator
@@ -23,7 +22,15 @@ from pathlib import Path
 
 import aiomqtt
 
-from .cli_args import duration, positive
+from .cli_args import (
+    EXIT_CHECK_FAILED,
+    EXIT_NO_RESPONSE,
+    EXIT_OK,
+    EXIT_USAGE,
+    duration,
+    fail,
+    positive,
+)
 from .errors import ConfigError, EmulatorError, NoResponse
 from .fleet import Fleet
 from .fleet_shard import MAX_SHARDS, FleetState
@@ -33,7 +40,6 @@ from .wan.link import NO_DELAY, Broker, quiet_closed_socket_race
 
 __all__ = ["DEFAULT_FLEET_STATE", "add_fleet_commands", "run_fleet"]
 
-EXIT_OK, EXIT_CHECK_FAILED, EXIT_USAGE, EXIT_NO_RESPONSE = 0, 1, 2, 3
 DEFAULT_FLEET_STATE = Path("smets-emu-fleet")
 
 
@@ -88,11 +94,6 @@ def add_run_fleet_arguments(run: argparse.ArgumentParser) -> None:
     run.add_argument("--metrics-port", type=_port, metavar="PORT", help="with --fleet: Prometheus metrics on PORT (with --shard), or PORT + K for shard K")
 
 
-def _fail(command: str, message: object, status: int = EXIT_USAGE) -> int:
-    print(f"smets-emu {command}: {message}", file=sys.stderr)
-    return status
-
-
 def _shards(text: str) -> int:
     value = positive(text)
     if value > MAX_SHARDS:
@@ -142,7 +143,7 @@ def _run_init(args: argparse.Namespace) -> int:
         fleet = Fleet.from_toml(args.file)
         FleetState.init(args.state, fleet, shards=args.shards, start=args.start or datetime.now(timezone.utc))
     except EmulatorError as error:
-        return _fail("fleet init", error)
+        return fail("fleet init", error)
     print(f"fleet of {fleet.size} premises in {len(fleet.regions)} region(s), {args.shards} shard(s); state in {args.state}")
     print(f"then: smets-emu run --fleet {args.file} --state {args.state}")
     return EXIT_OK
@@ -154,7 +155,7 @@ def _run_show(args: argparse.Namespace) -> int:
         if args.region is not None and args.region not in fleet.regions:
             raise ConfigError(f"the fleet has no region {args.region!r}; its regions: {', '.join(fleet.regions)}")
     except EmulatorError as error:
-        return _fail("fleet show", error)
+        return fail("fleet show", error)
     if args.json:
         for premises in fleet.premises(args.region):
             print(json.dumps({
@@ -181,24 +182,24 @@ def run_fleet(args: argparse.Namespace) -> int:
     """``smets-emu run --fleet FILE``: one shard in this process (``--shard``), or every shard
     of the fleet as worker processes with a live display."""
     if args.config or args.premises or args.auth:
-        return _fail("run", "--fleet runs a fleet description; --config, --premises and --auth are a site's")
+        return fail("run", "--fleet runs a fleet description; --config, --premises and --auth are a site's")
     state_dir = args.state or DEFAULT_FLEET_STATE
     try:
         fleet = Fleet.from_toml(args.fleet)
         state = FleetState.open(state_dir, fleet)
         broker = Broker.from_url(args.broker) if args.broker else None
     except EmulatorError as error:
-        return _fail("run", error)
+        return fail("run", error)
     if args.metrics_port is not None and args.metrics_port + (0 if args.shard is not None else state.shards - 1) > 65535:
-        return _fail("run", f"--metrics-port {args.metrics_port} leaves no port for shard {state.shards - 1} (PORT + K ≤ 65535)")
+        return fail("run", f"--metrics-port {args.metrics_port} leaves no port for shard {state.shards - 1} (PORT + K ≤ 65535)")
     try:
         if args.shard is not None:
             if broker is None:
-                return _fail("run", "--shard needs --broker: the fleet's shards meet on one broker")
+                return fail("run", "--shard needs --broker: the fleet's shards meet on one broker")
             return asyncio.run(_one_shard(fleet, state, args, broker))
         return asyncio.run(_all_shards(fleet, state, args, broker))
     except EmulatorError as error:  # no mosquitto to start, say
-        return _fail("run", error)
+        return fail("run", error)
 
 
 async def _one_shard(fleet: Fleet, state: FleetState, args: argparse.Namespace, broker: Broker) -> int:
@@ -218,7 +219,7 @@ async def _one_shard(fleet: Fleet, state: FleetState, args: argparse.Namespace, 
     results = await asyncio.gather(runner, return_exceptions=True)
     error = results[0]
     if isinstance(error, BaseException) and not isinstance(error, asyncio.CancelledError):
-        return _fail("run", error, EXIT_USAGE if isinstance(error, EmulatorError | OSError) else EXIT_NO_RESPONSE)
+        return fail("run", error, EXIT_USAGE if isinstance(error, EmulatorError | OSError) else EXIT_NO_RESPONSE)
     print(f"shard {args.shard} stopped", flush=True)
     return EXIT_OK
 
@@ -255,7 +256,7 @@ async def _all_shards(fleet: Fleet, state: FleetState, args: argparse.Namespace,
           f"{total['sent']} frames sent, {total['alerts']} alerts raised, {total['reconnects']} reconnections")  # fmt: skip
     bad = {shard: code for shard, code in failed.items() if code not in (0, -signal.SIGTERM)}
     if bad:
-        return _fail("run", "worker(s) failed: " + ", ".join(f"shard {shard} (exit {code}, see {state.directory}/shard-{shard}.log)"
+        return fail("run", "worker(s) failed: " + ", ".join(f"shard {shard} (exit {code}, see {state.directory}/shard-{shard}.log)"
                                                            for shard, code in bad.items()), EXIT_NO_RESPONSE)  # fmt: skip
     return EXIT_OK
 
@@ -371,9 +372,9 @@ def _run_storm(args: argparse.Namespace) -> int:
         report = asyncio.run(run_storm(broker, fleet, args.state, args.region, timedelta(seconds=args.duration),
                                        timeout=args.timeout))  # fmt: skip
     except NoResponse as error:
-        return _fail("storm", error, EXIT_NO_RESPONSE)
+        return fail("storm", error, EXIT_NO_RESPONSE)
     except EmulatorError as error:
-        return _fail("storm", error)
+        return fail("storm", error)
     if args.json:
         print(json.dumps(report.to_json()))
     else:

@@ -26,7 +26,16 @@ from gbcs.errors import GbcsError, KeyStoreError
 from gbcs.keystore import InMemoryKeyStore, KeyUsage
 from gbcs.types import DeviceType, Role
 
-from .cli_args import eui64, premises_number, seconds
+from .cli_args import (
+    EXIT_CHECK_FAILED,
+    EXIT_NO_RESPONSE,
+    EXIT_OK,
+    EXIT_USAGE,
+    eui64,
+    fail,
+    premises_number,
+    seconds,
+)
 from .cli_fleet import add_run_fleet_arguments, run_fleet
 from .errors import ConfigError, EmulatorError, LinkDown, NoResponse
 from .headend import HeadEnd
@@ -36,7 +45,6 @@ from .site import Site, SiteConfig
 from .wan.control import COMMANDS
 from .wan.link import NO_DELAY, Broker, control_topic, quiet_closed_socket_race
 
-EXIT_OK, EXIT_CHECK_FAILED, EXIT_USAGE, EXIT_NO_RESPONSE = 0, 1, 2, 3
 DEFAULT_STATE = Path("smets-emu-state")
 
 
@@ -135,11 +143,6 @@ def _role(text: str) -> Role:
         raise argparse.ArgumentTypeError(f"not a role: {text!r}; one of {', '.join(r.name.lower() for r in Role)}") from None
 
 
-def _fail(command: str, message: object, status: int = EXIT_USAGE) -> int:
-    print(f"smets-emu {command}: {message}", file=sys.stderr)
-    return status
-
-
 # -- broker.json: where the running site's broker is ---------------------------------------------
 
 
@@ -170,7 +173,7 @@ def _run_run(args: argparse.Namespace) -> int:
     if args.fleet is not None:
         return run_fleet(args)
     if args.shard is not None or args.metrics_port is not None:
-        return _fail("run", "--shard and --metrics-port are for a fleet (--fleet FILE)")
+        return fail("run", "--shard and --metrics-port are for a fleet (--fleet FILE)")
     try:
         config = SiteConfig.from_toml(args.config) if args.config else SiteConfig()
         overrides = {key: value for key, value in (("premises", args.premises), ("state", args.state), ("speed", args.speed),
@@ -180,11 +183,11 @@ def _run_run(args: argparse.Namespace) -> int:
         config = SiteConfig(**{**config.__dict__, **overrides})
         site = Site.open(config)
     except EmulatorError as error:
-        return _fail("run", error)
+        return fail("run", error)
     try:
         return asyncio.run(_serve(site, args))
     except LinkDown as error:
-        return _fail("run", error, EXIT_NO_RESPONSE)
+        return fail("run", error, EXIT_NO_RESPONSE)
     finally:
         site.close()
 
@@ -217,7 +220,7 @@ async def _serve(site: Site, args: argparse.Namespace) -> int:
     print(f"stopped: {status['premises']} premises, {status['received']} commands received, {status['sent']} frames sent, "
           f"{status['reconnects']} reconnections; virtual time {status['time']:%Y-%m-%d %H:%M:%S}Z")  # fmt: skip
     if runner.done() and not runner.cancelled() and runner.exception() is not None:
-        return _fail("run", _cause(runner.exception()), EXIT_USAGE if _is_config(runner.exception()) else EXIT_NO_RESPONSE)
+        return fail("run", _cause(runner.exception()), EXIT_USAGE if _is_config(runner.exception()) else EXIT_NO_RESPONSE)
     return EXIT_OK
 
 
@@ -299,7 +302,7 @@ def _run_send(args: argparse.Namespace) -> int:
                 print(f"         {parameter.name}: {KINDS.get(parameter.kind, parameter.kind)}, {default} — {parameter.help}")
         return EXIT_OK
     if not args.use_case:
-        return _fail("send", "name a use case (smets-emu send --list shows them)")
+        return fail("send", "name a use case (smets-emu send --list shows them)")
     try:
         use_case = builder(args.use_case)
         params = _parameters(args)
@@ -317,11 +320,11 @@ def _run_send(args: argparse.Namespace) -> int:
         head_end = HeadEnd(keystore, counters=args.state / "head-end.json")  # each counter on disk before it leaves
         reply = asyncio.run(_send(head_end, broker, hub, use_case.name, recipient, params, args.role, args.timeout))
     except ParameterError as error:
-        return _fail("send", error)
+        return fail("send", error)
     except (NoResponse, LinkDown) as error:
-        return _fail("send", error, EXIT_NO_RESPONSE)
+        return fail("send", error, EXIT_NO_RESPONSE)
     except (EmulatorError, KeyStoreError, LookupError) as error:
-        return _fail("send", error)
+        return fail("send", error)
     print(json.dumps(reply.to_json()) if args.json else to_text(reply))
     return EXIT_CHECK_FAILED if reports_failure(reply) or not reply.passes_check else EXIT_OK
 
@@ -394,9 +397,9 @@ def _run_listen(args: argparse.Namespace) -> int:
         keystore = PkiStore.open(pki_dir).keystore() if pki_dir.is_dir() else None
         return asyncio.run(_listen(broker, keystore, args))
     except LinkDown as error:
-        return _fail("listen", error, EXIT_NO_RESPONSE)
+        return fail("listen", error, EXIT_NO_RESPONSE)
     except EmulatorError as error:
-        return _fail("listen", error)
+        return fail("listen", error)
     except KeyboardInterrupt:
         return EXIT_OK
 
@@ -435,16 +438,16 @@ async def _listen(broker: Broker, keystore, args: argparse.Namespace) -> int:  #
 
 def _run_control(args: argparse.Namespace) -> int:
     if args.action == "wan-outage" and args.seconds is None:
-        return _fail("control", "wan-outage needs --seconds")
+        return fail("control", "wan-outage needs --seconds")
     message = {"command": args.action} | ({"seconds": args.seconds} if args.action == "wan-outage" else {})
     hub = args.hub or PremisesConfig.standard(args.premises).of_type(DeviceType.CHF)[0]
     try:
         broker = recorded_broker(args.state, args.broker)
         reply = asyncio.run(_control(broker, hub, message, args.timeout))
     except (LinkDown, NoResponse) as error:
-        return _fail("control", error, EXIT_NO_RESPONSE)
+        return fail("control", error, EXIT_NO_RESPONSE)
     except EmulatorError as error:
-        return _fail("control", error)
+        return fail("control", error)
     print(json.dumps(reply))
     return EXIT_OK if reply.get("ok") else EXIT_CHECK_FAILED
 
@@ -486,9 +489,9 @@ def _run_auth(args: argparse.Namespace) -> int:
         accounts.save(args.state / "smwan-auth.json")
         passwords, acl = write_mosquitto_files(accounts, args.state / "mosquitto")
     except EmulatorError as error:
-        return _fail("auth", error)
+        return fail("auth", error)
     except OSError as error:
-        return _fail("auth", f"cannot write in {args.state}: {error.strerror}")
+        return fail("auth", f"cannot write in {args.state}: {error.strerror}")
     print(f"{len(hubs)} hub and {len(accounts.head_ends)} head-end accounts in {args.state / 'smwan-auth.json'} (mode 0600)")
     print("for mosquitto.conf:")
     print(f"  allow_anonymous false\n  password_file {passwords.resolve()}\n  acl_file {acl.resolve()}")
@@ -506,9 +509,9 @@ def _run_demo(args: argparse.Namespace) -> int:
         broker = Broker.from_url(args.broker) if args.broker else None
         asyncio.run(run_demo(args.state, broker, say=lambda line: print(line, flush=True)))
     except (NoResponse, LinkDown) as error:
-        return _fail("demo", error, EXIT_NO_RESPONSE)
+        return fail("demo", error, EXIT_NO_RESPONSE)
     except DemoFailed as error:
-        return _fail("demo", error, EXIT_CHECK_FAILED)
+        return fail("demo", error, EXIT_CHECK_FAILED)
     except EmulatorError as error:  # a bad broker URL, a state directory in use or unwritable
-        return _fail("demo", error)
+        return fail("demo", error)
     return EXIT_OK

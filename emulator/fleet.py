@@ -32,6 +32,7 @@ check digit is computed).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -175,7 +176,7 @@ class Fleet:
         config = PremisesConfig({EUI64(base + bytes((index,))): kind for index, kind in enumerate(kinds)})
         distributor = 10 + self.regions.index(group.region) % 90  # GB's distributor ids are two digits
         mpans = tuple(_mpan(distributor, number, index) for index, _ in enumerate(config.of_type(DeviceType.ESME)))
-        mprns = tuple(f"{(int.from_bytes(self._seed_bytes(), 'big') * 10_000_000 + number * 10 + index) % 10**10:010d}"
+        mprns = tuple(f"{(int.from_bytes(self._seed_bytes, 'big') * 10_000_000 + number * 10 + index) % 10**10:010d}"
                       for index, _ in enumerate(config.of_type(DeviceType.GSME)))  # fmt: skip
         load_seed = group.template.load_seed if group.template.load_seed is not None else self.seed * 1_000_003 + number
         return FleetPremises(number, config, group, mpans, mprns, load_seed)
@@ -196,9 +197,10 @@ class Fleet:
         return EUI64(self._base(number) + b"\x00")
 
     def _base(self, number: int) -> bytes:
-        return bytes.fromhex("5E4D") + self._seed_bytes() + number.to_bytes(3, "big")
+        return bytes.fromhex("5E4D") + self._seed_bytes + number.to_bytes(3, "big")
 
-    def _seed_bytes(self) -> bytes:
+    @functools.cached_property
+    def _seed_bytes(self) -> bytes:  # in every device's EUI-64: hashed once, not per premises
         return hashlib.sha256(b"smets-emu fleet" + self.seed.to_bytes(16, "big", signed=True)).digest()[:2]
 
 
