@@ -75,6 +75,7 @@ def _parser() -> argparse.ArgumentParser:
     _add_pki_commands(commands)
     add_wan_commands(commands)
     add_fleet_commands(commands)
+    _add_plugin_commands(commands)
 
     replay = commands.add_parser(
         "replay", help="feed recorded commands to emulated devices and compare their responses",
@@ -179,6 +180,21 @@ def _add_pki_commands(commands: argparse._SubParsersAction) -> None:
     show.add_argument("directory", type=Path, metavar="DIR")
     show.add_argument("--json", action="store_true", help="print one JSON object per certificate")
     show.set_defaults(run=_run_pki_show)
+
+
+def _add_plugin_commands(commands: argparse._SubParsersAction) -> None:
+    """Commands of the packages built on the emulator (``hardware``'s ``hil``), found through
+    the ``smets_emu.commands`` entry point so that the emulator does not import them. One that
+    cannot be imported (its extra not installed) is left out, with a note in ``--help``."""
+    from importlib.metadata import entry_points
+
+    for entry in entry_points(group="smets_emu.commands"):
+        try:
+            add = entry.load()
+        except ImportError as error:
+            commands.add_parser(entry.name, help=f"unavailable: {error}")
+            continue
+        add(commands)
 
 
 def _device_assignment(text: str) -> tuple[EUI64, DeviceType]:

@@ -200,7 +200,7 @@ async def _serve(site: Site, args: argparse.Namespace) -> int:
         loop.add_signal_handler(signum, stop.set)
     if args.duration is not None:
         loop.call_later(args.duration, stop.set)
-    async with _site_broker(site.config.broker) as broker:
+    async with site_broker(site.config.broker) as broker:
         record = Path(site.config.state) / "broker.json"
         ready = asyncio.Event()
         runner = asyncio.create_task(site.run(broker, ready=ready))
@@ -279,7 +279,7 @@ async def _live(site: Site, broker: Broker, stop: asyncio.Event, runner: asyncio
 
 
 @contextlib.asynccontextmanager
-async def _site_broker(broker: Broker | None) -> AsyncIterator[Broker]:
+async def site_broker(broker: Broker | None) -> AsyncIterator[Broker]:
     if broker is not None:
         yield broker
         return

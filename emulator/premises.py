@@ -46,6 +46,7 @@ from .firmware.device import Credentials, Device, Identity, TrustAnchorCell
 from .firmware.lifecycle import Event, Lifecycle
 from .han.node import HanNode, TunnelClient, TunnelServer
 from .han.sim import HanMedium
+from .han.transport import HubRadio
 from .pki_store import PkiStore
 from .store import Store
 
@@ -69,6 +70,11 @@ class PremisesConfig:
 
     devices: dict[EUI64, DeviceType]
     gsme_wake_interval: timedelta = timedelta(minutes=30)
+    install_codes: dict[EUI64, bytes] = field(default_factory=dict)  # from labels; the rest derived (install_code)
+
+    def install_code_of(self, eui: bytes) -> bytes:
+        """``eui``'s install code: as given (a real device's label), else derived."""
+        return self.install_codes.get(EUI64(eui)) or install_code(eui)
 
     @classmethod
     def standard(cls, number: int = 1) -> PremisesConfig:
@@ -93,7 +99,8 @@ class Premises:
     store: Store
     clock: Clock
     devices: dict[EUI64, Device]
-    medium: HanMedium
+    medium: HanMedium  # where the simulated HAN devices are (with the hub, unless hub_radio)
+    hub_radio: HubRadio | None = None  # a radio carrying the CHF and GPF (hardware/), which forms the HAN
     nodes: dict[EUI64, HanNode] = field(default_factory=dict)
     _tunnel_server: TunnelServer | None = None
     _tunnel_clients: dict[EUI64, TunnelClient] = field(default_factory=dict)
@@ -110,38 +117,46 @@ class Premises:
 
     @classmethod
     def create(cls, store: Store, clock: Clock, pki: PkiStore, config: PremisesConfig | None = None,
-               *, seed: int = 0) -> Premises:  # fmt: skip
+               *, seed: int = 0, medium: HanMedium | None = None, hub_radio: HubRadio | None = None) -> Premises:  # fmt: skip
         """Provision a new premises in ``store`` (devices pre-installed, not yet on the HAN).
-        Devices the PKI store does not know get credentials issued."""
+        Devices the PKI store does not know get credentials issued. ``medium`` and
+        ``hub_radio`` put the HAN elsewhere than a new simulated one (``Premises.load``)."""
         config = config or PremisesConfig.standard()
         for eui, device_type in config.devices.items():
             if eui not in pki.devices:
                 pki.issue_device(eui, device_type)
         keystore = pki.keystore()
         return cls.provision(store, clock, config, lambda eui, _: Credentials.from_keystore(keystore, eui),
-                             pki.trust_anchor_cells(), seed=seed)  # fmt: skip
+                             pki.trust_anchor_cells(), seed=seed, medium=medium, hub_radio=hub_radio)  # fmt: skip
 
     @classmethod
     def provision(cls, store: Store, clock: Clock, config: PremisesConfig,
                   credentials: Callable[[EUI64, DeviceType], Credentials], cells: dict[Role, TrustAnchorCell],
-                  *, seed: int = 0) -> Premises:  # fmt: skip
+                  *, seed: int = 0, medium: HanMedium | None = None, hub_radio: HubRadio | None = None) -> Premises:  # fmt: skip
         """Provision a new premises in ``store`` whose devices get their key pairs and
         certificates from ``credentials`` (a fleet derives them rather than keeping files)."""
         devices = {eui: Device.create(store, clock, Identity(eui, device_type), credentials(eui, device_type), dict(cells))
                    for eui, device_type in config.devices.items()}  # fmt: skip
-        premises = cls(config, store, clock, devices, HanMedium(clock, seed=seed))
+        premises = cls(config, store, clock, devices, HanMedium(clock, seed=seed) if medium is None else medium, hub_radio)
         premises._attach()
         return premises
 
     @classmethod
-    def load(cls, store: Store, clock: Clock, config: PremisesConfig, *, seed: int = 0) -> Premises:
+    def load(cls, store: Store, clock: Clock, config: PremisesConfig, *, seed: int = 0,
+             medium: HanMedium | None = None, hub_radio: HubRadio | None = None) -> Premises:  # fmt: skip
         """The premises ``store`` holds, after a restart: devices as they were, and the HAN
-        re-formed from the CHF's device log (devices on it rejoin, meters reopen tunnels)."""
+        re-formed from the CHF's device log (devices on it rejoin, meters reopen tunnels).
+
+        Args:
+            medium: the simulated HAN the devices are on (default: a new one).
+            hub_radio: a radio carrying the CHF and GPF, which forms the network and admits
+                joins itself; the devices of ``medium`` join it over its air.
+        """
         try:
             devices = {eui: Device.load(store, clock, eui) for eui in config.devices}
         except KeyError as missing:
             raise StoreError(f"store {store.path} does not hold this premises: {missing.args[0]}") from None
-        premises = cls(config, store, clock, devices, HanMedium(clock, seed=seed))
+        premises = cls(config, store, clock, devices, HanMedium(clock, seed=seed) if medium is None else medium, hub_radio)
         premises._attach()
         if premises.chf.lifecycle in (Lifecycle.INSTALLED_NOT_COMMISSIONED, Lifecycle.COMMISSIONED):
             premises._form_and_join()
@@ -150,7 +165,10 @@ class Premises:
     def _attach(self) -> None:
         for eui, device_type in self.config.devices.items():
             # The GPF is the hub's second logical device: on the HAN with the CHF, as its own node.
-            transport = self.medium.attach(eui, sleepy=device_type is DeviceType.GSME)
+            if self.hub_radio is not None and device_type in (DeviceType.CHF, DeviceType.GPF):
+                transport = self.hub_radio.attach(eui)
+            else:
+                transport = self.medium.attach(eui, sleepy=device_type is DeviceType.GSME)
             self.nodes[eui] = HanNode(transport)
         for gsme in self.config.of_type(DeviceType.GSME)[:1]:
             GasProxyMirror(self.gpf, self.nodes[self.gpf.eui], self.store, gsme)
@@ -169,7 +187,7 @@ class Premises:
                 esme_firmware.arm_activations(device)  # and the meters' pending activations
             elif device.identity.device_type is DeviceType.GSME:
                 gas.arm_activations(device)
-        self.chf.han_last_heard = self.medium.last_heard
+        self.chf.han_last_heard = self.medium.last_heard if self.hub_radio is None else self.hub_radio.last_heard
 
     # -- commissioning ---------------------------------------------------------------------------
 
@@ -184,7 +202,7 @@ class Premises:
         with self.store.transaction() as tx:
             for eui, device_type in self.config.devices.items():
                 if device_type in HAN_DEVICES:
-                    chf_firmware.add_to_device_log(tx, self.chf, eui, int(device_type), install_code(eui))
+                    chf_firmware.add_to_device_log(tx, self.chf, eui, int(device_type), self.config.install_code_of(eui))
         self.install_hub(wan=wan)
         for eui, device_type in self.config.devices.items():
             if device_type in HAN_DEVICES:
@@ -197,7 +215,7 @@ class Premises:
                 device.transition(tx, Event.INSTALLED)
                 if wan:
                     device.transition(tx, Event.COMMISSIONED)
-        self.medium.form(self.chf.eui, self._admit, members=(self.gpf.eui,))
+        self._form()
         self._schedule_gsme_wake()
 
     def join(self, eui: bytes) -> bool:
@@ -205,7 +223,7 @@ class Premises:
         if its device log holds it. A joined meter opens its GBCS tunnel. Returns whether it
         joined."""
         eui = EUI64(eui)
-        if not self.medium.join(eui, aes_mmo_hash(install_code(eui)).serialize()):
+        if not self.medium.join(eui, aes_mmo_hash(self.config.install_code_of(eui)).serialize()):
             return False
         device = self.devices[eui]
         with self.store.transaction() as tx:
@@ -216,6 +234,11 @@ class Premises:
         if eui in self._tunnel_clients:
             self._tunnel_clients[eui].open()
         return True
+
+    def tunnel_open(self, meter: bytes) -> bool:
+        """Whether a simulated meter holds an open tunnel to the hub (the hub granted it)."""
+        client = self._tunnel_clients.get(EUI64(meter))
+        return client is not None and client.tunnel_id is not None
 
     def connect_wan(self) -> None:
         """The WAN reaches an installed-not-commissioned hub: the premises is commissioned."""
@@ -239,11 +262,17 @@ class Premises:
 
     def _form_and_join(self) -> None:
         """After a restart: the HAN as it was, every device on the log rejoining."""
-        self.medium.form(self.chf.eui, self._admit, members=(self.gpf.eui,))
+        self._form()
         for eui, device_type in self.config.devices.items():
             if device_type in HAN_DEVICES and self.devices[eui].lifecycle != Lifecycle.PRE_INSTALLED:
                 self.join(eui)
         self._schedule_gsme_wake()
+
+    def _form(self) -> None:
+        """The CHF forms the simulated HAN as its trust centre; a hub radio has formed its
+        network already, and admits joins itself (``hardware.hub``)."""
+        if self.hub_radio is None:
+            self.medium.form(self.chf.eui, self._admit, members=(self.gpf.eui,))
 
     def _admit(self, eui: EUI64, link_key: bytes) -> bool:
         """The CHF as trust centre: only devices on its device log, with the right link key."""

@@ -51,6 +51,7 @@ RADIO_KINDS: Final = {
     "ezsp": "bellows: Silicon Labs EmberZNet, EZSP 8 or later",
     "znp": "zigpy-znp: Texas Instruments Z-Stack 3",
     "deconz": "zigpy-deconz: dresden elektronik ConBee/RaspBee, best effort (module docstring)",
+    "sim": "smets-emu's simulated radio (hardware/sim_radio.py): no hardware; the port is its state file",
 }
 
 REFUSED_KINDS: Final = {
@@ -81,7 +82,7 @@ SE_SERVER_CLUSTERS: Final = (
 # is admitted only with a transient key (permit_with_link_key's); no unsecured rejoins.
 EZSP_TC_INSTALL_CODE_ONLY: Final = 0x0011
 # bellows reads None as software (XON/XOFF) anyway; zigpy-znp and zigpy-deconz use none.
-FLOW_CONTROL: Final = {"ezsp": "software", "znp": None, "deconz": None}
+FLOW_CONTROL: Final = {"ezsp": "software", "znp": None, "deconz": None, "sim": None}
 PAN_ID_RANGE: Final = range(0x0001, 0xFFFE + 1)  # 0xFFFF is broadcast; zigpy draws from 1 too
 CHANNELS: Final = range(11, 26 + 1)  # the 2.4 GHz channels ZigBee uses
 

@@ -16,13 +16,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol
 
 from gbcs.types import EUI64
 
 from .clusters import PROFILE_SMART_ENERGY
 
-__all__ = ["HanFrame", "HanTransport", "Receiver"]
+__all__ = ["HanFrame", "HanTransport", "HubRadio", "Receiver"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,3 +58,15 @@ class HanTransport(Protocol):
 
     def close(self) -> None:
         """Leave the network; later sends raise ``TransportClosed``."""
+
+
+class HubRadio(Protocol):
+    """A radio carrying the hub's logical devices (the CHF and the GPF) in place of the
+    simulated HAN (``hardware.bridge.ZigpyHub``). The radio formed the network and is its
+    trust centre, so the premises does not form one; the other devices join it over the air."""
+
+    def attach(self, eui: bytes) -> HanTransport:
+        """The transport of one of the hub's logical devices."""
+
+    def last_heard(self, eui: bytes) -> datetime | None:
+        """When the radio last received a frame from ``eui`` (None: never)."""

@@ -12,8 +12,7 @@ import pytest
 from emulator.benchmarks import WanFigures, run_wan_benchmark
 from emulator.wan.mosquitto import MosquittoProcess, find_mosquitto
 from gbcs.types import DeviceType
-
-NO_MOSQUITTO = "mosquitto is not installed (scripts/install-system-deps test installs it)"
+from tests.conftest import NO_MOSQUITTO
 
 
 @pytest.fixture(autouse=True)

@@ -37,11 +37,13 @@ from hardware.radio import (
     RadioConfigError,
     radio_config,
 )
+from hardware.sim_radio import SimControllerApplication
 
 APPLICATIONS = {
     "ezsp": bellows.zigbee.application.ControllerApplication,
     "znp": zigpy_znp.zigbee.application.ControllerApplication,
     "deconz": zigpy_deconz.zigbee.application.ControllerApplication,
+    "sim": SimControllerApplication,
 }
 KINDS = sorted(APPLICATIONS)
 

@@ -1,6 +1,6 @@
 """Fixtures of the SMWAN tests: a test PKI; a commissioned premises; and the command the
 tests send a hub (RTDS's ECS26n, re-MACed for our parties). The ``mosquitto`` fixture is
-tests/emulator/conftest.py's."""
+tests/conftest.py's."""
 
 from __future__ import annotations
 
