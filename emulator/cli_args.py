@@ -5,12 +5,14 @@ message that says what was expected."""
 from __future__ import annotations
 
 import argparse
+import asyncio
+import signal
 import sys
 
 from gbcs.types import EUI64
 
 __all__ = ["EXIT_CHECK_FAILED", "EXIT_NO_RESPONSE", "EXIT_OK", "EXIT_USAGE", "duration", "eui64", "fail", "positive",
-           "premises_number", "seconds"]
+           "premises_number", "seconds", "stop_event"]
 
 # 0 ok, 1 a check failed, 2 bad usage or configuration, 3 no answer (no response, no broker)
 EXIT_OK, EXIT_CHECK_FAILED, EXIT_USAGE, EXIT_NO_RESPONSE = 0, 1, 2, 3
@@ -20,6 +22,18 @@ def fail(command: str, message: object, status: int = EXIT_USAGE) -> int:
     """Say on stderr why ``smets-emu command`` failed; return its exit status."""
     print(f"smets-emu {command}: {message}", file=sys.stderr)
     return status
+
+
+def stop_event(after: float | None = None) -> asyncio.Event:
+    """An event a long-running command stops on: set by SIGINT or SIGTERM, or ``after``
+    seconds (None: never). Call it inside the running event loop."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    if after is not None:
+        loop.call_later(after, stop.set)
+    return stop
 
 
 def eui64(text: str) -> EUI64:

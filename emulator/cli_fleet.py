@@ -30,6 +30,7 @@ from .cli_args import (
     duration,
     fail,
     positive,
+    stop_event,
 )
 from .errors import ConfigError, EmulatorError, NoResponse
 from .fleet import Fleet
@@ -204,7 +205,7 @@ def run_fleet(args: argparse.Namespace) -> int:
 
 async def _one_shard(fleet: Fleet, state: FleetState, args: argparse.Namespace, broker: Broker) -> int:
     asyncio.get_running_loop().set_exception_handler(quiet_closed_socket_race)
-    stop = _stop_event(args.duration)
+    stop = stop_event(args.duration)
     ready = asyncio.Event()
     runner = asyncio.create_task(run_shard(fleet, state, args.shard, broker, speed=args.speed or 1.0,
                                            metrics_port=args.metrics_port, ready=ready))  # fmt: skip
@@ -227,7 +228,7 @@ async def _one_shard(fleet: Fleet, state: FleetState, args: argparse.Namespace, 
 async def _all_shards(fleet: Fleet, state: FleetState, args: argparse.Namespace, broker: Broker | None) -> int:
     from .cli_wan import announce_broker, forget_broker
 
-    stop = _stop_event(args.duration)
+    stop = stop_event(args.duration)
     async with _fleet_broker(broker, state.directory) as broker:
         record = state.directory / "broker.json"
         workers = WorkerProcesses(args.fleet, state.directory, broker, range(state.shards), speed=args.speed or 1.0,
@@ -345,16 +346,6 @@ async def _fleet_broker(broker: Broker | None, state: Path) -> AsyncIterator[Bro
         raise ConfigError("no --broker given and no mosquitto installed to start one (apt-get install mosquitto)")
     with MosquittoProcess(state / "mosquitto") as mosquitto:
         yield mosquitto.broker
-
-
-def _stop_event(after: float | None) -> asyncio.Event:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
-    if after is not None:
-        loop.call_later(after, stop.set)
-    return stop
 
 
 # -- storm ------------------------------------------------------------------------------------------------

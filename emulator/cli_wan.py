@@ -15,7 +15,6 @@ import asyncio
 import contextlib
 import json
 import os
-import signal
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -35,6 +34,7 @@ from .cli_args import (
     fail,
     premises_number,
     seconds,
+    stop_event,
 )
 from .cli_fleet import add_run_fleet_arguments, run_fleet
 from .errors import ConfigError, EmulatorError, LinkDown, NoResponse
@@ -193,13 +193,8 @@ def _run_run(args: argparse.Namespace) -> int:
 
 
 async def _serve(site: Site, args: argparse.Namespace) -> int:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    loop.set_exception_handler(quiet_closed_socket_race)
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
-    if args.duration is not None:
-        loop.call_later(args.duration, stop.set)
+    stop = stop_event(args.duration)
+    asyncio.get_running_loop().set_exception_handler(quiet_closed_socket_race)
     async with site_broker(site.config.broker) as broker:
         record = Path(site.config.state) / "broker.json"
         ready = asyncio.Event()

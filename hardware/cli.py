@@ -13,11 +13,19 @@ import argparse
 import asyncio
 import json
 import os
-import signal
 import sys
 from pathlib import Path
 
-from emulator.cli_args import EXIT_NO_RESPONSE, EXIT_OK, EXIT_USAGE, eui64, fail, positive, seconds
+from emulator.cli_args import (
+    EXIT_NO_RESPONSE,
+    EXIT_OK,
+    EXIT_USAGE,
+    eui64,
+    fail,
+    positive,
+    seconds,
+    stop_event,
+)
 from emulator.errors import ConfigError, EmulatorError
 
 __all__ = ["add_hil_commands"]
@@ -61,6 +69,12 @@ def add_hil_commands(commands: argparse._SubParsersAction) -> None:
     restore.add_argument("--force", action="store_true", help="write it even where the radio can take it only once")
     restore.set_defaults(run=_run_restore)
 
+    bench = actions.add_parser("bench", help="what the radio bridge costs: start-up, round trip and commands/s on the "
+                               "simulated radio, against the plain simulated HAN")  # fmt: skip
+    bench.add_argument("--commands", type=positive, default=300, help="commands sent at once (default %(default)s)")
+    bench.add_argument("--json", action="store_true", help="print one JSON object")
+    bench.set_defaults(run=_run_bench)
+
 
 def _radio_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--radio", required=True, metavar="KIND", help=KINDS_HELP)
@@ -100,6 +114,14 @@ def _run_probe(args: argparse.Namespace) -> int:
     else:
         print("network:   none formed")
     print(f"CBKE:      {probe.cbke}")
+    return EXIT_OK
+
+
+def _run_bench(args: argparse.Namespace) -> int:
+    from .bench import run_hil_benchmark
+
+    figures = run_hil_benchmark(commands=args.commands)
+    print(json.dumps(figures.to_dict()) if args.json else figures.to_text())
     return EXIT_OK
 
 
@@ -164,13 +186,8 @@ async def _serve(args: argparse.Namespace, config: object, broker: object) -> in
 
     from .hub import RadioHub
 
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    loop.set_exception_handler(quiet_closed_socket_race)
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
-    if args.duration is not None:
-        loop.call_later(args.duration, stop.set)
+    stop = stop_event(args.duration)
+    asyncio.get_running_loop().set_exception_handler(quiet_closed_socket_race)
     hub = await RadioHub.start(args.radio, args.port, args.state, config, hub_eui=args.hub_eui,  # type: ignore[arg-type]
                                network_key=args.network_key, baudrate=args.baudrate)  # fmt: skip
     try:

@@ -29,10 +29,11 @@ The device list (TOML, ``--premises``; every key optional)::
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import importlib
 import logging
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from importlib.metadata import entry_points
@@ -196,30 +197,38 @@ class RadioProbe:
         return {**self.__dict__, "ieee": None if self.ieee is None else str(self.ieee)}
 
 
+@contextlib.asynccontextmanager
+async def _connected(kind: str, port: str, *, baudrate: int | None, timeout: float, doing: str) -> AsyncIterator[Any]:
+    """A radio's application, connected but not started, for at most ``timeout`` seconds;
+    disconnected after, whatever happened. Its failures become ``HilError``s naming ``doing``."""
+    app = application_class(kind)(radio_config(kind, port, hub_eui=bytes(8), channel=DEFAULT_CHANNEL, baudrate=baudrate))
+    try:
+        async with asyncio.timeout(timeout):
+            await app.connect()
+            yield app
+    except TimeoutError:
+        raise HilError(f"the {kind} radio on {port} did not answer within {timeout:g} s") from None
+    except (OSError, zigpy.exceptions.ZigbeeException) as error:
+        raise HilError(f"cannot {doing} the {kind} radio on {port}: {error}") from None
+    finally:
+        await app.disconnect()
+
+
 async def probe_radio(kind: str, port: str, *, baudrate: int | None = None, timeout: float = 30.0) -> RadioProbe:
     """Connect to a radio and read what it is, without changing it.
 
     Raises:
         HilError: the radio does not answer, or the kind or port is unusable.
     """
-    app = application_class(kind)(radio_config(kind, port, hub_eui=bytes(8), channel=DEFAULT_CHANNEL, baudrate=baudrate))
-    try:
-        async with asyncio.timeout(timeout):
-            await app.connect()
-            try:
-                await app.load_network_info(load_devices=False)
-                formed = True
-            except zigpy.exceptions.NetworkNotFormed:
-                formed = False
-            cbke = await _cbke(kind, app)
-            if kind == "ezsp" and app.state.node_info.ieee == t.EUI64.UNKNOWN:
-                app.state.node_info.ieee = await _ezsp_eui64(app)
-    except TimeoutError:
-        raise HilError(f"the {kind} radio on {port} did not answer within {timeout:g} s") from None
-    except (OSError, zigpy.exceptions.ZigbeeException) as error:
-        raise HilError(f"cannot reach the {kind} radio on {port}: {error}") from None
-    finally:
-        await app.disconnect()
+    async with _connected(kind, port, baudrate=baudrate, timeout=timeout, doing="reach") as app:
+        try:
+            await app.load_network_info(load_devices=False)
+            formed = True
+        except zigpy.exceptions.NetworkNotFormed:
+            formed = False
+        cbke = await _cbke(kind, app)
+        if kind == "ezsp" and app.state.node_info.ieee == t.EUI64.UNKNOWN:
+            app.state.node_info.ieee = await _ezsp_eui64(app)
     node, network = app.state.node_info, app.state.network_info
     known = node.ieee != t.EUI64.UNKNOWN
     return RadioProbe(
@@ -265,19 +274,11 @@ async def backup_radio(kind: str, port: str, *, baudrate: int | None = None, tim
     Raises:
         HilError: the radio does not answer or has no network to back up.
     """
-    app = application_class(kind)(radio_config(kind, port, hub_eui=bytes(8), channel=DEFAULT_CHANNEL, baudrate=baudrate))
-    try:
-        async with asyncio.timeout(timeout):
-            await app.connect()
+    async with _connected(kind, port, baudrate=baudrate, timeout=timeout, doing="back up") as app:
+        try:
             backup = await app.backups.create_backup(load_devices=True)
-    except zigpy.exceptions.NetworkNotFormed:
-        raise HilError(f"the {kind} radio on {port} has formed no network: nothing to back up") from None
-    except TimeoutError:
-        raise HilError(f"the {kind} radio on {port} did not answer within {timeout:g} s") from None
-    except (OSError, zigpy.exceptions.ZigbeeException) as error:
-        raise HilError(f"cannot back up the {kind} radio on {port}: {error}") from None
-    finally:
-        await app.disconnect()
+        except zigpy.exceptions.NetworkNotFormed:
+            raise HilError(f"the {kind} radio on {port} has formed no network: nothing to back up") from None
     return backup.as_open_coordinator_json()
 
 
@@ -302,23 +303,14 @@ async def restore_radio(kind: str, port: str, backup: zigpy.backups.NetworkBacku
             them only destructively (an EZSP NCP's EUI-64 can be written once) without
             ``destructive_ok``.
     """
-    app = application_class(kind)(radio_config(kind, port, hub_eui=bytes(8), channel=DEFAULT_CHANNEL, baudrate=baudrate))
-    try:
-        async with asyncio.timeout(timeout):
-            await app.connect()
-            try:
-                await app.can_write_network_settings(network_info=backup.network_info, node_info=backup.node_info)
-            except zigpy.exceptions.DestructiveWriteNetworkSettings as warning:
-                if not destructive_ok:
-                    raise HilError(f"restoring onto the {kind} radio on {port} cannot be undone: {warning}; "
-                                   "give --force to write it anyway") from None  # fmt: skip
-            await app.backups.restore_backup(backup)
-    except TimeoutError:
-        raise HilError(f"the {kind} radio on {port} did not answer within {timeout:g} s") from None
-    except (OSError, zigpy.exceptions.ZigbeeException) as error:
-        raise HilError(f"cannot restore onto the {kind} radio on {port}: {error}") from None
-    finally:
-        await app.disconnect()
+    async with _connected(kind, port, baudrate=baudrate, timeout=timeout, doing="restore onto") as app:
+        try:
+            await app.can_write_network_settings(network_info=backup.network_info, node_info=backup.node_info)
+        except zigpy.exceptions.DestructiveWriteNetworkSettings as warning:
+            if not destructive_ok:
+                raise HilError(f"restoring onto the {kind} radio on {port} cannot be undone: {warning}; "
+                               "give --force to write it anyway") from None  # fmt: skip
+        await app.backups.restore_backup(backup)
 
 
 class RadioHub:

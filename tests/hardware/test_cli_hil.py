@@ -99,3 +99,14 @@ def test_a_corrupt_simulated_radio_state_is_named(tmp_path: Path, capsys) -> Non
     assert main(["hil", "probe", "--radio", "sim", "--port", str(radio)]) == 3
     assert f"{radio} is not an open coordinator backup" in capsys.readouterr().err
     assert radio.read_text() == '{"metadata": '  # left as it was, for the user to look at
+
+
+def test_the_benchmark_runs_both_ways_and_prints_its_figures(capsys) -> None:
+    """No timing thresholds (the benchmark prints figures; a test judging them would flake):
+    every command was answered by the meter (the benchmark checks each), both runs measured."""
+    assert main(["hil", "bench", "--commands", "5", "--json"]) == 0
+    figures = json.loads(capsys.readouterr().out)
+    assert figures["commands"] == 5
+    assert all(figures[key] > 0 for key in ("start_s", "round_trip_ms", "round_trip_baseline_ms", "commands_per_s",
+                                             "commands_per_s_baseline"))  # fmt: skip
+    assert figures["ratio"] == round(figures["commands_per_s"] / figures["commands_per_s_baseline"], 3)
