@@ -14,7 +14,7 @@ the device's link key, as ZSE requires.
 
 ``ZigpyHub`` is one radio's share of the hub: it hosts the hub's logical devices (the CHF and
 the GPF share the coordinator, one ZigBee node) and routes what the radio receives to them —
-Metering frames to the GPF (the gas meter's mirror), the rest to the CHF — and drops, counting
+frames of the clusters the GPF mirrors for the gas meter (Metering, Prepayment) to the GPF, the rest to the CHF — and drops, counting
 why: frames from devices zigpy does not know (not joined through this trust centre), frames a
 Smart Energy network must not accept unsecured, and frames from devices that left.
 
@@ -29,6 +29,7 @@ until then such frames are counted and dropped (docs/hil.md says what that means
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections import Counter
 from collections.abc import Callable
@@ -40,6 +41,8 @@ import zigpy.device
 import zigpy.exceptions
 import zigpy.types as t
 
+from emulator.clock import Clock, RealClock
+from emulator.devices import gas
 from emulator.errors import LinkDown, TransportClosed
 from emulator.han.transport import HanFrame, Receiver
 from gbcs.types import EUI64
@@ -51,7 +54,7 @@ __all__ = ["HubApplication", "ZigpyHanTransport", "ZigpyHub", "hub_application"]
 
 LOGGER = logging.getLogger(__name__)
 
-METERING = 0x0702  # to the GPF: what the gas meter reports to its mirror
+GPF_CLUSTERS = frozenset(gas.MIRRORED)  # to the GPF: what the gas meter reports to its mirror (Metering, Prepayment)
 
 
 class HubApplication(zigpy.application.ControllerApplication):
@@ -59,6 +62,13 @@ class HubApplication(zigpy.application.ControllerApplication):
     Energy frames go to ``smart_energy_receiver`` instead of zigpy, which would drop them."""
 
     smart_energy_receiver: Callable[[t.ZigbeePacket], None] | None = None
+    join_receiver: Callable[[t.EUI64], None] | None = None  # told of every join and rejoin
+
+    def handle_join(self, nwk: t.NWK, ieee: t.EUI64, parent_nwk: t.NWK, *args: Any, **kwargs: Any) -> None:
+        # zigpy emits no event for a device rejoining with the address it had
+        super().handle_join(nwk, ieee, parent_nwk, *args, **kwargs)
+        if self.join_receiver is not None:
+            self.join_receiver(t.EUI64(ieee))
 
     def packet_received(self, packet: t.ZigbeePacket) -> None:
         if packet.profile_id == PROFILE_SMART_ENERGY and packet.dst_ep != 0 and self.smart_energy_receiver is not None:
@@ -87,12 +97,15 @@ class ZigpyHub:
         require_aps_security: drop Smart Energy frames the radio library reports as received
             without APS encryption. bellows and zigpy-znp report it; zigpy-deconz does not,
             so for deconz this is off (best effort).
+        clock: the premises' clock, which ``last_heard`` reads.
     """
 
-    def __init__(self, app: HubApplication, *, require_aps_security: bool = True) -> None:
+    def __init__(self, app: HubApplication, *, require_aps_security: bool = True, clock: Clock | None = None) -> None:
         if not isinstance(app, HubApplication):
             raise TypeError("the application must be of a hub_application(...) class")
         self.app = app
+        self.clock = clock or RealClock()
+        self._heard: dict[EUI64, datetime] = {}  # on the hub's clock, as the CHF's device log reports it
         self.require_aps_security = require_aps_security
         self._hosted: dict[EUI64, ZigpyHanTransport] = {}
         self._gone: set[t.EUI64] = set()  # left or removed since they last joined
@@ -100,6 +113,7 @@ class ZigpyHub:
         self.dropped: Counter[str] = Counter()
         self.on_key_establishment: Callable[[EUI64, bytes], None] | None = None  # the CBKE hook
         app.smart_energy_receiver = self._received
+        app.join_receiver = self._gone.discard
         app.add_listener(self)
 
     @property
@@ -116,8 +130,7 @@ class ZigpyHub:
         return transport
 
     def last_heard(self, eui: bytes) -> datetime | None:
-        device = self.app.devices.get(zigpy_eui(eui))
-        return None if device is None else device.last_seen
+        return self._heard.get(EUI64(eui))
 
     async def admit(self, eui: bytes, link_key: bytes, *, seconds: int = 254) -> None:
         """Open the network to ``eui`` alone, for ``seconds``, with its install-code link key."""
@@ -172,6 +185,7 @@ class ZigpyHub:
             device.rssi = packet.rssi
         self._last_endpoint[device.ieee] = packet.src_ep
         source = gbcs_eui(device.ieee)
+        self._heard[source] = self.clock.now()
         data = packet.data.serialize()
         if packet.cluster_id == KEY_ESTABLISHMENT:
             if self.on_key_establishment is not None:
@@ -186,11 +200,11 @@ class ZigpyHub:
         transport._deliver(HanFrame(source, transport.eui, packet.cluster_id, data, packet.profile_id))
 
     def _recipient(self, cluster_id: int) -> ZigpyHanTransport | None:
-        """The CHF (the radio's own EUI-64) takes everything but what a meter reports to the
-        GPF's mirror (the other logical device on the node)."""
+        """The CHF (the radio's own EUI-64) takes everything but the clusters the GPF (the
+        other logical device on the node) mirrors for the gas meter."""
         chf = self._hosted.get(self.eui)
         gpf = next((transport for eui, transport in self._hosted.items() if eui != self.eui), None)
-        return gpf if cluster_id == METERING and gpf is not None else chf
+        return gpf if cluster_id in GPF_CLUSTERS and gpf is not None else chf
 
     def _drop(self, reason: str, packet: t.ZigbeePacket) -> None:
         self.dropped[reason] += 1
@@ -215,14 +229,14 @@ class ZigpyHanTransport:
 
     ``send`` is synchronous (firmware is); the radio's send is a coroutine, so it runs as a
     task on the radio's loop, in order, and a failure is raised as ``LinkDown`` by the next
-    ``send`` (the interface's rule for radios)."""
+    ``send`` to the same device (the interface's rule for radios)."""
 
     def __init__(self, hub: ZigpyHub, eui: EUI64) -> None:
         self.hub = hub
         self.eui = eui
         self._receiver: Receiver | None = None
         self._closed = False
-        self._failure: Exception | None = None
+        self._failures: dict[EUI64, Exception] = {}  # per destination: the last frame the radio could not deliver
         self._sending: set[asyncio.Task[Any]] = set()
         self.sent = 0
 
@@ -231,13 +245,13 @@ class ZigpyHanTransport:
             raise TransportClosed(f"{self.eui}'s radio transport is closed")
         if frame.source != self.eui:
             raise ValueError(f"{self.eui} cannot send a frame from {frame.source}")
-        if self._failure is not None:
-            failure, self._failure = self._failure, None
-            raise LinkDown(f"the radio could not deliver an earlier frame: {failure}") from failure
         sibling = self.hub._hosted.get(frame.destination)
         if sibling is not None:  # the other logical device on the same node: no radio involved
             asyncio.get_running_loop().call_soon(sibling._deliver, frame)
             return
+        failure = self._failures.pop(frame.destination, None)
+        if failure is not None:
+            raise LinkDown(f"the radio could not deliver an earlier frame to {frame.destination}: {failure}") from failure
         device, endpoint = self.hub._destination(frame.destination)
         request = self.hub.app.request(
             device, frame.profile_id, frame.cluster_id, SE_ENDPOINT, endpoint, zcl_tsn(frame.payload), frame.payload,
@@ -245,20 +259,19 @@ class ZigpyHanTransport:
         )  # fmt: skip
         task = asyncio.get_running_loop().create_task(request)
         self._sending.add(task)
-        task.add_done_callback(self._sent)
+        task.add_done_callback(functools.partial(self._sent, frame.destination))
 
-    def _sent(self, task: asyncio.Task[Any]) -> None:
+    def _sent(self, destination: EUI64, task: asyncio.Task[Any]) -> None:
         self._sending.discard(task)
         if task.cancelled():
             return
         error = task.exception()
         if error is None:
             self.sent += 1
-        elif isinstance(error, (zigpy.exceptions.ZigbeeException, TimeoutError, OSError)):
-            self._failure = error
-        else:
+            return
+        if not isinstance(error, (zigpy.exceptions.ZigbeeException, TimeoutError, OSError)):
             LOGGER.error("the radio failed to send a frame", exc_info=error)
-            self._failure = error
+        self._failures[destination] = error
 
     def set_receiver(self, receiver: Receiver) -> None:
         self._receiver = receiver

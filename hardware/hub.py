@@ -61,7 +61,7 @@ from gbcs.types import EUI64, DeviceType
 from .bridge import ZigpyHub, hub_application
 from .frames import gbcs_eui, zigpy_eui
 from .radio import CHANNELS, PAN_ID_RANGE, radio_config
-from .sim_radio import SimAir, device_descriptor
+from .sim_radio import SimAir, device_descriptor, parse_backup
 
 __all__ = ["HilConfig", "HilDevice", "HilError", "RadioHub", "RadioProbe", "application_class", "backup_radio",
            "probe_radio", "read_backup", "restore_radio"]
@@ -76,6 +76,7 @@ _LIBRARIES = {
 }
 DEFAULT_CHANNEL = 15
 JOIN_WINDOW = 254  # seconds: the longest a ZDO permit lasts
+RESTORE_COUNTER_STEP = 10_000  # zigpy's own step for the network key's counter on a restore
 PROVISIONED = "hil.provisioned"  # CHF register: the premises was made and commissioned whole
 
 
@@ -285,9 +286,9 @@ async def backup_radio(kind: str, port: str, *, baudrate: int | None = None, tim
 def read_backup(document: Any, *, source: str = "the backup") -> zigpy.backups.NetworkBackup:
     """An open coordinator backup, checked whole (``ConfigError`` says what is wrong)."""
     try:
-        backup = zigpy.backups.NetworkBackup.from_open_coordinator_json(document)
-    except (ValueError, KeyError, TypeError, AttributeError) as error:
-        raise ConfigError(f"{source} is not an open coordinator backup (zigpy's JSON): {error!r}") from None
+        backup = parse_backup(document)
+    except ValueError as error:
+        raise ConfigError(f"{source} is not an open coordinator backup (zigpy's JSON): {error}") from None
     if not backup.is_complete():
         raise ConfigError(f"{source} is incomplete: it lacks the network key, PAN id or channel")
     return backup
@@ -296,7 +297,8 @@ def read_backup(document: Any, *, source: str = "the backup") -> zigpy.backups.N
 async def restore_radio(kind: str, port: str, backup: zigpy.backups.NetworkBackup, *, baudrate: int | None = None,
                         destructive_ok: bool = False, timeout: float = 60.0) -> None:  # fmt: skip
     """Write ``backup``'s network onto the radio: the same PAN ids, channel, keys and devices'
-    link keys; frame counters moved past the backup's (zigpy adds 10,000) so none is reused.
+    link keys; the outgoing frame counters (the network key's and each link key's) moved
+    ``RESTORE_COUNTER_STEP`` past the backup's, so that none the old radio used is used again.
 
     Raises:
         HilError: the radio does not answer or cannot take these settings, or would take
@@ -310,7 +312,10 @@ async def restore_radio(kind: str, port: str, backup: zigpy.backups.NetworkBacku
             if not destructive_ok:
                 raise HilError(f"restoring onto the {kind} radio on {port} cannot be undone: {warning}; "
                                "give --force to write it anyway") from None  # fmt: skip
-        await app.backups.restore_backup(backup)
+        info = backup.network_info  # zigpy moves the network key's counter on; the link keys' too, here
+        keys = [key.replace(tx_counter=key.tx_counter + RESTORE_COUNTER_STEP) for key in info.key_table]
+        await app.backups.restore_backup(backup.replace(network_info=info.replace(key_table=keys)),
+                                         counter_increment=RESTORE_COUNTER_STEP)  # fmt: skip
 
 
 class RadioHub:
@@ -319,6 +324,8 @@ class RadioHub:
     def __init__(self, kind: str, hub: ZigpyHub, premises: Premises, air: SimAir | None, lock: Any) -> None:
         self.kind, self.hub, self.premises, self.air = kind, hub, premises, air
         self._lock = lock
+        self._admitting: asyncio.Task[None] | None = None
+        self.admit_failures: dict[EUI64, str] = {}  # devices the radio would not open the network to, and why
 
     @classmethod
     async def start(cls, kind: str, port: str, state: Path, config: HilConfig | None = None, *,
@@ -346,13 +353,13 @@ class RadioHub:
         lock = hold_lock(state / "hil.lock", f"the hub in {state}")
         try:
             app_class = hub_application(application_class(kind))
+            clock = clock or RealClock()
+            air = SimAir.at(port, clock) if kind == "sim" else None  # before the probe, on our clock
             if hub_eui is None:
                 probe = await probe_radio(kind, port, baudrate=baudrate)
                 if probe.ieee is None:
                     raise HilError(f"the {kind} radio on {port} did not report its IEEE address; give --hub-eui")
                 hub_eui = probe.ieee
-            clock = clock or RealClock()
-            air = SimAir.at(port, clock) if kind == "sim" else None
             settings = radio_config(kind, port, hub_eui=hub_eui, channel=config.channel, pan_id=config.pan_id,
                                     network_key=network_key, baudrate=baudrate)  # fmt: skip
             try:
@@ -360,7 +367,7 @@ class RadioHub:
             except (OSError, zigpy.exceptions.ZigbeeException) as error:
                 raise HilError(f"cannot start the {kind} radio on {port}: {error}") from None
             try:
-                hub = ZigpyHub(app, require_aps_security=kind != "deconz")
+                hub = ZigpyHub(app, require_aps_security=kind != "deconz", clock=clock)
                 layout = _layout(hub.eui, config)
                 if air is not None:
                     for eui, device_type in layout.devices.items():
@@ -385,20 +392,47 @@ class RadioHub:
     async def commission(self, *, join_timeout: float = 30.0) -> None:
         """Open the network to every device on the CHF's device log that the radio holds no
         link key for, each alone with its install-code key; the others rejoin with the key the
-        radio kept. Simulated devices then join, and are waited for until ``ready``."""
+        radio kept. Simulated devices then join, and are waited for until ``ready``.
+
+        The windows open in the background: zigpy-znp's ``permit_with_link_key`` returns only
+        when its window closes, so they run together; zigpy-deconz keeps one key at a time, so
+        there they run one after another, each until its device joins or its window ends."""
         premises = self.premises
-        await self.hub.app.load_network_info(load_devices=True)  # the radio's key table
+        try:
+            await self.hub.app.load_network_info(load_devices=True)  # the radio's key table
+        except (OSError, zigpy.exceptions.ZigbeeException) as error:
+            raise HilError(f"the {self.kind} radio did not give its key table: {error}") from None
         kept = {key.partner_ieee for key in self.hub.app.state.network_info.key_table}
         log = chf_firmware.device_log(premises.store.read(), premises.chf)
-        for entry in log:
-            if zigpy_eui(entry.eui) not in kept:
-                await self.hub.admit(entry.eui, entry.link_key, seconds=JOIN_WINDOW)
+        new = [(entry.eui, entry.link_key) for entry in log if zigpy_eui(entry.eui) not in kept]
+        self._admitting = asyncio.create_task(self._admit_in_turn(new) if self.kind == "deconz" else self._admit_together(new))
         if self.air is None:
             return  # real devices join when they are told to (their join button), or rejoin by themselves
+        await self._admitting  # the simulated radio's windows open at once
+        if self.admit_failures:
+            raise HilError("the radio would not admit " + "; ".join(f"{eui}: {why}" for eui, why in self.admit_failures.items()))
         for entry in log:
             if not self.air.is_joined(entry.eui):
                 premises.join(entry.eui)
         await self.wait_joined([entry.eui for entry in log], timeout=join_timeout)
+
+    async def _admit_together(self, devices: list[tuple[EUI64, bytes]]) -> None:
+        await asyncio.gather(*(self._admit(eui, key) for eui, key in devices))
+
+    async def _admit_in_turn(self, devices: list[tuple[EUI64, bytes]]) -> None:
+        for eui, key in devices:
+            await self._admit(eui, key)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(JOIN_WINDOW):
+                    while not self.hub.is_joined(eui):
+                        await asyncio.sleep(0.5)
+
+    async def _admit(self, eui: EUI64, link_key: bytes) -> None:
+        try:
+            await self.hub.admit(eui, link_key, seconds=JOIN_WINDOW)
+        except (OSError, zigpy.exceptions.ZigbeeException) as error:
+            LOGGER.error("the %s radio would not open the network to %s: %s", self.kind, eui, error)
+            self.admit_failures[eui] = str(error)
 
     def ready(self, eui: EUI64) -> bool:
         """``eui`` has joined and been interviewed, and, if it is a simulated electricity meter,
@@ -418,10 +452,18 @@ class RadioHub:
             raise HilError(f"not joined, interviewed and (meters) tunnelled after {timeout:g} s: {missing}") from None
 
     async def stop(self) -> None:
-        """Shut the radio down (its state saved) and let the state directory go."""
+        """Shut the radio down (its state saved) and let the state directory go. Simulated
+        devices leave the air with the process they belong to (they keep their keys)."""
         try:
+            if self._admitting is not None:
+                self._admitting.cancel()
+                await asyncio.gather(self._admitting, return_exceptions=True)
             await self.hub.app.shutdown()
         finally:
+            if self.air is not None:
+                for eui, device_type in self.premises.config.devices.items():
+                    if device_type in HAN_DEVICES:
+                        self.air.detach(eui)
             self.premises.store.close()
             self._lock.close()
 
@@ -445,6 +487,19 @@ def _layout(hub_eui: EUI64, config: HilConfig) -> PremisesConfig:
     return PremisesConfig(devices, gsme_wake_interval=config.gsme_wake_interval, install_codes=codes)
 
 
+def _same_devices(state: Path, premises: Premises) -> None:
+    """The device list must still describe the premises ``state`` holds: a simulated device's
+    EUI-64 comes from its place in the list, so an edited list would load one device as another."""
+    layout = premises.config
+    wrong = [f"{eui} (listed as {kind.name}, held as {premises.devices[eui].identity.device_type.name})"
+             for eui, kind in layout.devices.items() if premises.devices[eui].identity.device_type is not kind]  # fmt: skip
+    logged = {entry.eui for entry in chf_firmware.device_log(premises.store.read(), premises.chf)}
+    listed = {eui for eui, kind in layout.devices.items() if kind in HAN_DEVICES}
+    if wrong or logged != listed:
+        raise ConfigError(f"the device list differs from the premises in {state} (made from an earlier list): "
+                          f"{', '.join(wrong) or 'devices added or removed'}; use the earlier list, or a new --state")  # fmt: skip
+
+
 def _premises(state: Path, clock: Clock, layout: PremisesConfig, air: SimAir | None, hub: ZigpyHub) -> Premises:
     pki_dir = state / "pki"
     pki = PkiStore.open(pki_dir) if pki_dir.is_dir() else PkiStore.create(pki_dir, now=clock.now() - timedelta(days=1))
@@ -452,7 +507,13 @@ def _premises(state: Path, clock: Clock, layout: PremisesConfig, air: SimAir | N
     medium = air if air is not None else HanMedium(clock)
     chf = layout.of_type(DeviceType.CHF)[0]
     if store.read().register(chf, PROVISIONED):
-        return Premises.load(store, clock, layout, medium=medium, hub_radio=hub)
+        try:
+            premises = Premises.load(store, clock, layout, medium=medium, hub_radio=hub)
+            _same_devices(state, premises)
+        except BaseException:
+            store.close()
+            raise
+        return premises
     with store.transaction() as tx:
         for eui in layout.devices:
             tx.remove_device(eui)  # what a stopped provisioning left

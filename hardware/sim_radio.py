@@ -58,7 +58,7 @@ from gbcs.types import EUI64
 from .frames import KEY_ESTABLISHMENT, gbcs_eui, zcl_tsn, zigpy_eui
 from .radio import PROFILE_SMART_ENERGY, SE_ENDPOINT
 
-__all__ = ["SimAir", "SimControllerApplication", "SimRadioError", "device_descriptor"]
+__all__ = ["SimAir", "SimControllerApplication", "SimRadioError", "device_descriptor", "parse_backup"]
 
 LOGGER = logging.getLogger(__name__)
 
@@ -118,14 +118,20 @@ class SimAir(HanMedium):
         self.radio: SimControllerApplication | None = None
         self._members: dict[EUI64, _Member] = {}
         self._coordinator: SimulatedHan | None = None
+        self._hosted: set[EUI64] = set()  # the nodes the radio answers for: coordinator and aliases
 
     @classmethod
     def at(cls, port: str | os.PathLike[str], clock: Clock | None = None) -> SimAir:
-        """The air of the radio at ``port`` (made on first use; ``clock`` times its frames)."""
+        """The air of the radio at ``port``, made on first use; ``clock`` times its frames
+        (an idle air takes a new clock; a busy one must keep its own)."""
         key = str(Path(port).absolute())
         air = cls._airs.get(key)
         if air is None:
             air = cls._airs[key] = cls(clock or RealClock())
+        elif clock is not None and air.clock is not clock:
+            if air.radio is not None or any(eui not in air._hosted for eui in air._nodes):
+                raise SimRadioError(f"the simulated radio's air at {port} is in use on another clock")
+            air.clock = clock
         return air
 
     def describe(self, eui: bytes, descriptor: zdo_t.SimpleDescriptor, *, end_device: bool = False) -> None:
@@ -173,6 +179,7 @@ class SimAir(HanMedium):
         self._coordinator = self._nodes[eui].transport
         self.form(eui, radio._admit)
         self._coordinator.set_receiver(radio._from_air)
+        self._hosted.add(eui)
         return self._coordinator
 
     def host_alias(self, eui: bytes) -> None:
@@ -186,13 +193,27 @@ class SimAir(HanMedium):
             self.attach(eui)
         self._nodes[eui].joined = True
         self._nodes[eui].transport.set_receiver(self.radio._from_air)
+        self._hosted.add(eui)
+
+    def detach(self, eui: bytes) -> None:
+        """Take a simulated device off this air altogether (its process ends); it keeps its
+        network settings, and rejoins with its link key when it attaches again."""
+        eui = EUI64(eui)
+        self._nodes.pop(eui, None)
+        self._held.pop(eui, None)
 
     def release(self, radio: SimControllerApplication) -> None:
-        """The radio disconnects: the coordinator is off the air (devices stay joined, as
-        they keep their network settings while the hub restarts)."""
-        if self.radio is radio:
-            self.radio = None
-            self._admission = None
+        """The radio disconnects: the coordinator and its aliases are off the air, so frames
+        to them fail as to an unpowered hub (devices stay joined, as they keep their network
+        settings while the hub restarts)."""
+        if self.radio is not radio:
+            return
+        self.radio = None
+        self._admission = None
+        for eui in self._hosted:
+            node = self._nodes.get(eui)
+            if node is not None:
+                node.joined, node.receiver = False, None
 
 
 class SimControllerApplication(zigpy.application.ControllerApplication):
@@ -225,7 +246,8 @@ class SimControllerApplication(zigpy.application.ControllerApplication):
         if self._path.exists():
             self._nvram = _read_state(self._path)
             self._ieee = self._nvram.node_info.ieee
-            if not self._nvram.network_info.stack_specific.get(STATE_KEY, {}).get("clean", True):
+            marker = self._nvram.network_info.stack_specific.get(STATE_KEY)
+            if not (isinstance(marker, dict) and marker.get("clean") is True):  # ours saved at a stop, or assume not
                 self._skip_unsaved_counters()
             self._save(clean=False)  # until a clean stop, the file's counters may lag behind
         # It says who it is before it has formed a network (as Z-Stack does; an EZSP NCP does not).
@@ -382,7 +404,8 @@ class SimControllerApplication(zigpy.application.ControllerApplication):
     def _from_air(self, frame: HanFrame) -> None:
         """A simulated device's frame reaches the coordinator: handed to zigpy as a radio
         library hands what it receives."""
-        assert self.air is not None
+        if not self.running or self.air is None:
+            return  # stopped: the radio hears nothing
         member = self.air.member(frame.source)
         if member is None or member.nwk is None:
             return  # not a device of this network
@@ -529,7 +552,10 @@ class SimControllerApplication(zigpy.application.ControllerApplication):
         temporary = self._path.with_name(self._path.name + ".new")
         try:
             self._path.parent.mkdir(parents=True, exist_ok=True)
-            temporary.write_text(document)
+            with open(temporary, "w", encoding="utf-8") as file:
+                file.write(document)
+                file.flush()
+                os.fsync(file.fileno())  # on disk before it replaces the old state
             os.replace(temporary, self._path)
         except OSError as error:
             raise SimRadioError(f"cannot write the simulated radio's state {self._path}: {error}") from error
@@ -559,12 +585,33 @@ class _Coordinator(zigpy.device.Device):
         pass  # fixed by the radio
 
 
+def parse_backup(document: Any) -> zigpy.backups.NetworkBackup:
+    """An open coordinator backup (parsed JSON), checked so that nothing later trips on it.
+
+    Raises:
+        ValueError: not one, or a field of the wrong type (the message says which).
+    """
+    try:
+        backup = zigpy.backups.NetworkBackup.from_open_coordinator_json(document)
+        info = backup.network_info
+        keys = [info.network_key, info.tc_link_key, *info.key_table]
+        counters = [counter for key in keys for counter in (key.tx_counter, key.rx_counter)]
+        if not all(type(counter) is int and 0 <= counter < 1 << 32 for counter in counters):
+            raise ValueError("its frame counters must be whole numbers from 0 to 2^32 - 1")
+        if not isinstance(info.stack_specific, dict):
+            raise ValueError("its stack_specific must be an object")
+        zigpy.backups.NetworkBackup.from_open_coordinator_json(backup.as_open_coordinator_json())  # writes back whole
+    except (KeyError, TypeError, AttributeError) as error:
+        raise ValueError(f"a field is missing or of the wrong type: {error!r}") from None
+    return backup
+
+
 def _read_state(path: Path) -> zigpy.backups.NetworkBackup:
     try:
-        return zigpy.backups.NetworkBackup.from_open_coordinator_json(json.loads(path.read_text()))
+        return parse_backup(json.loads(path.read_text()))
     except OSError as error:
         raise SimRadioError(f"cannot read the simulated radio's state {path}: {error}") from error
-    except (ValueError, KeyError, TypeError) as error:
+    except ValueError as error:
         raise SimRadioError(f"{path} is not an open coordinator backup (zigpy's JSON): {error}") from error
 
 

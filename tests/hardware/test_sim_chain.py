@@ -23,7 +23,7 @@ from gbcs.security import Check
 from gbcs.types import EUI64, DeviceType, Role
 from hardware.frames import zigpy_eui
 from hardware.hub import HilConfig, HilDevice, RadioHub, application_class
-from hardware.sim_radio import SimAir, SimControllerApplication
+from hardware.sim_radio import SimControllerApplication
 from tests.conftest import RTDS
 
 T = TypeVar("T")
@@ -205,8 +205,7 @@ def test_a_restarted_hub_has_the_same_network_and_its_devices_back(tmp_path: Pat
         hub.premises.send(read_identity(hub, device(hub, DeviceType.ESME), counter))
         await answered(hub)
 
-    eui, pan_id, key, counter_before = run(first, tmp_path)
-    SimAir._airs.clear()  # a new process: the simulated devices must rejoin the radio
+    eui, pan_id, key, counter_before = run(first, tmp_path)  # its devices leave the air with it
     assert run(second, tmp_path) == (eui, pan_id, key)
 
 
@@ -240,5 +239,85 @@ def test_a_frame_the_radio_cannot_deliver_fails_the_next_send(tmp_path: Path) ->
         hub.premises._tunnel_server.send_gbcs(esme, b"\x03")
         await transport.drain()
         hub.premises._tunnel_server.send_gbcs(esme, b"\x04")
+
+    run(body, tmp_path)
+
+
+def test_the_hub_reports_when_it_last_heard_each_device_on_its_own_clock(tmp_path: Path) -> None:
+    """CCS06 (read the CHF device log and check HAN communications) on a hub whose HAN is the radio."""
+    from emulator.headend import HeadEnd
+    from gbcs.dlms import (
+        AccessRequest,
+        Data,
+        Obis,
+        RequestKind,
+        RequestSpecification,
+        decode_apdu,
+        encode_apdu,
+    )
+    from gbcs.types import DlmsDateTime
+
+    async def body(hub: RadioHub) -> None:
+        esme, ihd, chf = device(hub, DeviceType.ESME), device(hub, DeviceType.IHD), hub.premises.chf.eui
+        read_log = encode_apdu(AccessRequest(0x20000001, b"", (RequestSpecification(RequestKind.GET, 104, Obis("0.0.30.3.0.255"), 4),),
+                                             (Data.null(),)))  # fmt: skip
+        outcome = hub.premises.send(HeadEnd(pki(hub).keystore()).command(0x010F, chf, read_log, role=Role.ACCESS_CONTROL_BROKER))
+        assert outcome.accepted, outcome.rejection
+        entries = {bytes(entry.value[0].value): entry.value[8].value
+                   for entry in decode_apdu(gbcs.decode(outcome.response).content).data[0].value}  # fmt: skip
+        heard = DlmsDateTime.decode(entries[bytes(esme)]).to_datetime()
+        assert heard is not None and heard <= hub.premises.clock.now()  # its tunnel request, through the radio
+        assert DlmsDateTime.decode(entries[bytes(ihd)]).to_datetime() is None  # the display never spoke to the hub
+
+    run(body, tmp_path)
+
+
+def test_a_meter_that_leaves_and_rejoins_is_heard_again(tmp_path: Path) -> None:
+    async def body(hub: RadioHub) -> None:
+        esme = device(hub, DeviceType.ESME)
+        hub.air.leave(esme)
+        await asyncio.sleep(0.05)
+        assert not hub.hub.is_joined(esme)
+        assert hub.premises.join(esme)  # with the link key the radio kept: no window needed
+        async with asyncio.timeout(5):
+            while not hub.ready(esme):
+                await asyncio.sleep(0.01)
+        hub.premises.send(read_identity(hub, esme, 3100))
+        [(_, response)] = await answered(hub)
+        assert gbcs.decode(response).originator == esme
+        assert "device left" not in hub.hub.dropped
+
+    run(body, tmp_path)
+
+
+def test_the_gas_meters_prepayment_reports_reach_the_gas_proxy_too(tmp_path: Path) -> None:
+    from emulator.devices import gas
+
+    config = HilConfig(devices=(HilDevice(DeviceType.GSME),), gsme_wake_interval=timedelta(seconds=0.2))
+
+    async def body(hub: RadioHub) -> None:
+        def mirrored() -> set[int]:
+            held = hub.premises.store.read().register(hub.premises.gpf.eui, gas.GPF_MIRRORED, {})
+            return {int(key.split(".")[0], 16) for key in held}
+
+        async with asyncio.timeout(5):
+            while mirrored() != set(gas.MIRRORED):
+                await asyncio.sleep(0.02)
+        assert mirrored() == {0x0702, 0x0705}  # Metering and Prepayment, as on the simulated HAN
+
+    run(body, tmp_path, config)
+
+
+def test_a_failure_to_one_device_is_not_blamed_on_another(tmp_path: Path) -> None:
+    async def body(hub: RadioHub) -> None:
+        esme = device(hub, DeviceType.ESME)
+        chf = hub.premises.nodes[hub.premises.chf.eui]
+        hub.air.conditions(esme).out_of_range = True
+        hub.premises._tunnel_server.send_gbcs(esme, b"\x01")
+        await chf.transport.drain()
+        gsme = device(hub, DeviceType.GSME)  # another device, reachable (it holds frames for it while it sleeps)
+        chf.send(gsme, Tunneling, "transfer_data", to_client=True, tunnel_id=1, data=b"\x02")
+        with pytest.raises(LinkDown, match=str(esme)):
+            hub.premises._tunnel_server.send_gbcs(esme, b"\x03")
 
     run(body, tmp_path)
