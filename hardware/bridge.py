@@ -61,7 +61,7 @@ class HubApplication(zigpy.application.ControllerApplication):
     """Mixed into a radio library's ``ControllerApplication`` (``hub_application``): Smart
     Energy frames go to ``smart_energy_receiver`` instead of zigpy, which would drop them."""
 
-    smart_energy_receiver: Callable[[t.ZigbeePacket], None] | None = None
+    smart_energy_receiver: Callable[[t.ZigbeePacket], bool] | None = None  # True: taken; False: zigpy's to handle
     join_receiver: Callable[[t.EUI64], None] | None = None  # told of every join and rejoin
 
     def handle_join(self, nwk: t.NWK, ieee: t.EUI64, parent_nwk: t.NWK, *args: Any, **kwargs: Any) -> None:
@@ -72,9 +72,9 @@ class HubApplication(zigpy.application.ControllerApplication):
 
     def packet_received(self, packet: t.ZigbeePacket) -> None:
         if packet.profile_id == PROFILE_SMART_ENERGY and packet.dst_ep != 0 and self.smart_energy_receiver is not None:
-            self.smart_energy_receiver(packet)
-            return
-        super().packet_received(packet)
+            if self.smart_energy_receiver(packet):
+                return
+        super().packet_received(packet)  # and a frame from an unknown address: zigpy logs it and asks who it is
 
 
 _HUB_CLASSES: dict[type, type] = {}
@@ -162,22 +162,24 @@ class ZigpyHub:
 
     # -- receiving -------------------------------------------------------------------------------
 
-    def _received(self, packet: t.ZigbeePacket) -> None:
+    def _received(self, packet: t.ZigbeePacket) -> bool:
+        """Take a Smart Energy frame (True), or leave one from an unknown address to zigpy,
+        which discovers who sent it (False); either way the firmware never sees the latter."""
         try:
             device = self.app.get_device_with_address(packet.src)
         except (KeyError, ValueError):
             self._drop("unknown device", packet)
-            return
+            return False
         if device.ieee == self.app.state.node_info.ieee:
             self._drop("from the coordinator itself", packet)
-            return
+            return True
         if device.ieee in self._gone:
             self._drop("device left", packet)
-            return
+            return True
         if (self.require_aps_security and packet.cluster_id != KEY_ESTABLISHMENT
                 and t.TransmitOptions.APS_Encryption not in packet.tx_options):  # fmt: skip
             self._drop("not APS-encrypted", packet)
-            return
+            return True
         device.last_seen = packet.timestamp
         if packet.lqi is not None:
             device.lqi = packet.lqi
@@ -192,12 +194,13 @@ class ZigpyHub:
                 self.on_key_establishment(source, data)
             else:
                 self._drop("key establishment (CBKE) not implemented", packet)
-            return
+            return True
         transport = self._recipient(packet.cluster_id)
         if transport is None:
             self._drop("no logical device for it", packet)
-            return
+            return True
         transport._deliver(HanFrame(source, transport.eui, packet.cluster_id, data, packet.profile_id))
+        return True
 
     def _recipient(self, cluster_id: int) -> ZigpyHanTransport | None:
         """The CHF (the radio's own EUI-64) takes everything but the clusters the GPF (the

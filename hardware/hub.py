@@ -362,6 +362,7 @@ class RadioHub:
                 hub_eui = probe.ieee
             settings = radio_config(kind, port, hub_eui=hub_eui, channel=config.channel, pan_id=config.pan_id,
                                     network_key=network_key, baudrate=baudrate)  # fmt: skip
+            settings["database_path"] = str(state / "zigpy.sqlite")  # zigpy's devices, known again after a restart
             try:
                 app = await app_class.new(settings, auto_form=True)
             except (OSError, zigpy.exceptions.ZigbeeException) as error:
