@@ -269,9 +269,9 @@ class Premises:
         self._schedule_gsme_wake()
 
     def _form(self) -> None:
-        """The CHF forms the simulated HAN as its trust centre; a hub radio has formed its
-        network already, and admits joins itself (``hardware.hub``)."""
-        if self.hub_radio is None:
+        """The CHF forms the simulated HAN as its trust centre, unless a hub radio formed it
+        already (the simulated radio's air, whose trust centre is the radio: ``hardware/``)."""
+        if self.hub_radio is None or not self.medium.formed:
             self.medium.form(self.chf.eui, self._admit, members=(self.gpf.eui,))
 
     def _admit(self, eui: EUI64, link_key: bytes) -> bool:

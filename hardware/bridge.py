@@ -44,6 +44,7 @@ import zigpy.types as t
 from emulator.clock import Clock, RealClock
 from emulator.devices import gas
 from emulator.errors import LinkDown, TransportClosed
+from emulator.han.sim import HanMedium, SimulatedHan
 from emulator.han.transport import HanFrame, Receiver
 from gbcs.types import EUI64
 
@@ -98,12 +99,17 @@ class ZigpyHub:
             without APS encryption. bellows and zigpy-znp report it; zigpy-deconz does not,
             so for deconz this is off (best effort).
         clock: the premises' clock, which ``last_heard`` reads.
+        beside: a simulated HAN beside the radio, for simulated devices next to a real radio:
+            the hub's logical devices are on it too, and frames for its devices stay on it
+            (they never reach the air).
     """
 
-    def __init__(self, app: HubApplication, *, require_aps_security: bool = True, clock: Clock | None = None) -> None:
+    def __init__(self, app: HubApplication, *, require_aps_security: bool = True, clock: Clock | None = None,
+                 beside: HanMedium | None = None) -> None:  # fmt: skip
         if not isinstance(app, HubApplication):
             raise TypeError("the application must be of a hub_application(...) class")
         self.app = app
+        self.beside = beside
         self.clock = clock or RealClock()
         self._heard: dict[EUI64, datetime] = {}  # on the hub's clock, as the CHF's device log reports it
         self.require_aps_security = require_aps_security
@@ -126,11 +132,15 @@ class ZigpyHub:
         eui = EUI64(eui)
         if eui in self._hosted:
             raise ValueError(f"{eui} is already attached to this radio")
-        transport = self._hosted[eui] = ZigpyHanTransport(self, eui)
+        beside = self.beside.attach(eui) if self.beside is not None else None
+        transport = self._hosted[eui] = ZigpyHanTransport(self, eui, beside)
         return transport
 
     def last_heard(self, eui: bytes) -> datetime | None:
-        return self._heard.get(EUI64(eui))
+        heard = self._heard.get(EUI64(eui))
+        if heard is None and self.beside is not None:
+            return self.beside.last_heard(eui)
+        return heard
 
     async def admit(self, eui: bytes, link_key: bytes, *, seconds: int = 254) -> None:
         """Open the network to ``eui`` alone, for ``seconds``, with its install-code link key."""
@@ -234,9 +244,10 @@ class ZigpyHanTransport:
     task on the radio's loop, in order, and a failure is raised as ``LinkDown`` by the next
     ``send`` to the same device (the interface's rule for radios)."""
 
-    def __init__(self, hub: ZigpyHub, eui: EUI64) -> None:
+    def __init__(self, hub: ZigpyHub, eui: EUI64, beside: SimulatedHan | None = None) -> None:
         self.hub = hub
         self.eui = eui
+        self._beside = beside  # on the simulated HAN beside the radio, if there is one
         self._receiver: Receiver | None = None
         self._closed = False
         self._failures: dict[EUI64, Exception] = {}  # per destination: the last frame the radio could not deliver
@@ -251,6 +262,9 @@ class ZigpyHanTransport:
         sibling = self.hub._hosted.get(frame.destination)
         if sibling is not None:  # the other logical device on the same node: no radio involved
             asyncio.get_running_loop().call_soon(sibling._deliver, frame)
+            return
+        if self._beside is not None and self._beside.medium.is_joined(frame.destination):
+            self._beside.send(frame)  # a simulated device beside the radio (a real one is on the radio)
             return
         failure = self._failures.pop(frame.destination, None)
         if failure is not None:
@@ -278,6 +292,8 @@ class ZigpyHanTransport:
 
     def set_receiver(self, receiver: Receiver) -> None:
         self._receiver = receiver
+        if self._beside is not None:
+            self._beside.set_receiver(self._deliver)
 
     def _deliver(self, frame: HanFrame) -> None:
         if self._receiver is not None and not self._closed:
@@ -292,4 +308,6 @@ class ZigpyHanTransport:
         self._closed = True
         for task in self._sending:
             task.cancel()
+        if self._beside is not None:
+            self._beside.close()
         self.hub._hosted.pop(self.eui, None)

@@ -4,8 +4,9 @@
 as the CHF's HAN EUI-64 (a hub's network is its own: the extended PAN id is that EUI-64),
 and puts the premises' CHF and GPF on it (``bridge.ZigpyHub``) with the same firmware that
 runs on the simulated HAN. The premises' other devices are either real — they join over the
-air by their install code — or simulated, which needs the simulated radio (``sim``): they sit
-on its air and join it as a real device would.
+air by their install code — or simulated. On the simulated radio (``sim``) simulated devices
+sit on its air and join it as a real device would; beside a real radio they sit on a
+simulated HAN with the hub's logical devices (``ZigpyHub``'s ``beside``), off the air.
 
 Commissioning is the field's: every device goes on the CHF's device log with its install code,
 the hub is installed, and the trust centre opens the network to each logged device alone with
@@ -321,8 +322,11 @@ async def restore_radio(kind: str, port: str, backup: zigpy.backups.NetworkBacku
 class RadioHub:
     """The premises whose hub (CHF and GPF) runs on a radio."""
 
-    def __init__(self, kind: str, hub: ZigpyHub, premises: Premises, air: SimAir | None, lock: Any) -> None:
+    def __init__(self, kind: str, hub: ZigpyHub, premises: Premises, air: SimAir | None, lock: Any,
+                 simulated: frozenset[EUI64], beside: bool) -> None:  # fmt: skip
         self.kind, self.hub, self.premises, self.air = kind, hub, premises, air
+        self.simulated = simulated  # the devices the emulator runs (the rest are real ones)
+        self.beside = beside  # the simulated devices are on a simulated HAN beside the radio, not on the air
         self._lock = lock
         self._admitting: asyncio.Task[None] | None = None
         self.admit_failures: dict[EUI64, str] = {}  # devices the radio would not open the network to, and why
@@ -330,22 +334,24 @@ class RadioHub:
     @classmethod
     async def start(cls, kind: str, port: str, state: Path, config: HilConfig | None = None, *,
                     hub_eui: bytes | None = None, network_key: bytes | None = None, baudrate: int | None = None,
-                    clock: Clock | None = None, join_timeout: float = 30.0) -> RadioHub:  # fmt: skip
+                    clock: Clock | None = None, join_timeout: float = 30.0,
+                    simulate_beside: bool | None = None) -> RadioHub:  # fmt: skip
         """Start the radio and the hub on it; provision and commission the premises on the
         first start, load it on later ones.
 
         Args:
             hub_eui: the CHF's HAN EUI-64 when the radio cannot say its own (a new EZSP NCP
                 reports it only once it has formed a network).
+            simulate_beside: put the simulated devices on a simulated HAN beside the radio
+                (``ZigpyHub``'s ``beside``) rather than on its air. The default: beside a
+                real radio, on the simulated radio's air.
 
         Raises:
-            HilError: the radio cannot be reached, or a simulated device with a real radio;
-            ConfigError: another process holds ``state``.
+            HilError: the radio cannot be reached, or does not admit a device;
+            ConfigError: another process holds ``state``, or the device list is wrong.
         """
         config = config or HilConfig()
-        if kind != "sim" and any(device.simulated for device in config.devices):
-            raise ConfigError("simulated devices need the simulated radio (--radio sim): a real radio's air holds "
-                           "only real devices; mark them simulated = false, with their eui and install_code")  # fmt: skip
+        beside = kind != "sim" if simulate_beside is None else simulate_beside
         try:
             state.mkdir(parents=True, exist_ok=True)
         except OSError as error:
@@ -355,6 +361,7 @@ class RadioHub:
             app_class = hub_application(application_class(kind))
             clock = clock or RealClock()
             air = SimAir.at(port, clock) if kind == "sim" else None  # before the probe, on our clock
+            medium = HanMedium(clock) if beside else air
             if hub_eui is None:
                 probe = await probe_radio(kind, port, baudrate=baudrate)
                 if probe.ieee is None:
@@ -368,21 +375,21 @@ class RadioHub:
             except (OSError, zigpy.exceptions.ZigbeeException) as error:
                 raise HilError(f"cannot start the {kind} radio on {port}: {error}") from None
             try:
-                hub = ZigpyHub(app, require_aps_security=kind != "deconz", clock=clock)
-                layout = _layout(hub.eui, config)
+                hub = ZigpyHub(app, require_aps_security=kind != "deconz", clock=clock, beside=medium if beside else None)
+                layout, simulated = _layout(hub.eui, config)
                 if air is not None:
                     for eui, device_type in layout.devices.items():
-                        if device_type in HAN_DEVICES:
+                        if device_type in HAN_DEVICES and not (beside and eui in simulated):
                             air.describe(eui, device_descriptor(device_type.name), end_device=device_type is DeviceType.GSME)
                     air.host_alias(layout.of_type(DeviceType.GPF)[0])
-                premises = _premises(state, clock, layout, air, hub)
+                premises = _premises(state, clock, layout, medium, hub)
             except BaseException:
                 await app.shutdown()
                 raise
         except BaseException:
             lock.close()
             raise
-        radio_hub = cls(kind, hub, premises, air, lock)
+        radio_hub = cls(kind, hub, premises, air, lock, simulated, beside)
         try:
             await radio_hub.commission(join_timeout=join_timeout)
         except BaseException:
@@ -405,17 +412,18 @@ class RadioHub:
             raise HilError(f"the {self.kind} radio did not give its key table: {error}") from None
         kept = {key.partner_ieee for key in self.hub.app.state.network_info.key_table}
         log = chf_firmware.device_log(premises.store.read(), premises.chf)
-        new = [(entry.eui, entry.link_key) for entry in log if zigpy_eui(entry.eui) not in kept]
+        over_the_air = [entry for entry in log if not (self.beside and entry.eui in self.simulated)]
+        new = [(entry.eui, entry.link_key) for entry in over_the_air if zigpy_eui(entry.eui) not in kept]
         self._admitting = asyncio.create_task(self._admit_in_turn(new) if self.kind == "deconz" else self._admit_together(new))
-        if self.air is None:
-            return  # real devices join when they are told to (their join button), or rejoin by themselves
-        await self._admitting  # the simulated radio's windows open at once
-        if self.admit_failures:
-            raise HilError("the radio would not admit " + "; ".join(f"{eui}: {why}" for eui, why in self.admit_failures.items()))
-        for entry in log:
-            if not self.air.is_joined(entry.eui):
-                premises.join(entry.eui)
-        await self.wait_joined([entry.eui for entry in log], timeout=join_timeout)
+        if self.air is not None:
+            await self._admitting  # the simulated radio's windows open at once
+            if self.admit_failures:
+                raise HilError("the radio would not admit " + "; ".join(f"{eui}: {why}" for eui, why in self.admit_failures.items()))
+        ours = [entry.eui for entry in log if entry.eui in self.simulated]  # real devices join when they are told to
+        for eui in ours:
+            if not premises.medium.is_joined(eui):
+                premises.join(eui)
+        await self.wait_joined(ours, timeout=join_timeout)
 
     async def _admit_together(self, devices: list[tuple[EUI64, bytes]]) -> None:
         await asyncio.gather(*(self._admit(eui, key) for eui, key in devices))
@@ -439,8 +447,9 @@ class RadioHub:
         """``eui`` has joined and been interviewed, and, if it is a simulated electricity meter,
         holds its tunnel to the hub (a command relayed before it would find none). A gas
         meter sleeps: the hub's grant waits for it, and its tunnel opens when it next wakes."""
-        meter = self.air is not None and self.premises.config.devices.get(eui) is DeviceType.ESME
-        return self.hub.is_joined(eui) and (not meter or self.premises.tunnel_open(eui))
+        meter = eui in self.simulated and self.premises.config.devices.get(eui) is DeviceType.ESME
+        joined = self.premises.medium.is_joined(eui) if self.beside and eui in self.simulated else self.hub.is_joined(eui)
+        return joined and (not meter or self.premises.tunnel_open(eui))
 
     async def wait_joined(self, euis: list[EUI64], *, timeout: float = 30.0) -> None:
         """Until every one of ``euis`` is ``ready``."""
@@ -462,22 +471,23 @@ class RadioHub:
             await self.hub.app.shutdown()
         finally:
             if self.air is not None:
-                for eui, device_type in self.premises.config.devices.items():
-                    if device_type in HAN_DEVICES:
-                        self.air.detach(eui)
+                for eui in self.simulated:
+                    self.air.detach(eui)
             self.premises.store.close()
             self._lock.close()
 
 
-def _layout(hub_eui: EUI64, config: HilConfig) -> PremisesConfig:
-    """The premises: the CHF is the radio; the GPF and simulated devices get EUI-64s derived
-    from the hub's, so the same hub always has the same devices."""
+def _layout(hub_eui: EUI64, config: HilConfig) -> tuple[PremisesConfig, frozenset[EUI64]]:
+    """The premises, and which of its devices are simulated. The CHF is the radio; the GPF and
+    simulated devices get EUI-64s derived from the hub's, so the same hub always has the same
+    devices."""
 
     def derived(index: int) -> EUI64:
         return EUI64(hashlib.sha256(b"smets-emu hil device" + bytes(hub_eui) + index.to_bytes(2, "big")).digest()[:8])
 
     devices = {EUI64(hub_eui): DeviceType.CHF, derived(0): DeviceType.GPF}
     codes: dict[EUI64, bytes] = {}
+    simulated: set[EUI64] = set()
     for index, device in enumerate(config.devices, 1):
         eui = device.eui or derived(index)
         if eui in devices:
@@ -485,7 +495,9 @@ def _layout(hub_eui: EUI64, config: HilConfig) -> PremisesConfig:
         devices[eui] = device.device_type
         if device.install_code is not None:
             codes[eui] = device.install_code
-    return PremisesConfig(devices, gsme_wake_interval=config.gsme_wake_interval, install_codes=codes)
+        if device.simulated:
+            simulated.add(eui)
+    return PremisesConfig(devices, gsme_wake_interval=config.gsme_wake_interval, install_codes=codes), frozenset(simulated)
 
 
 def _same_devices(state: Path, premises: Premises) -> None:
@@ -501,11 +513,11 @@ def _same_devices(state: Path, premises: Premises) -> None:
                           f"{', '.join(wrong) or 'devices added or removed'}; use the earlier list, or a new --state")  # fmt: skip
 
 
-def _premises(state: Path, clock: Clock, layout: PremisesConfig, air: SimAir | None, hub: ZigpyHub) -> Premises:
+def _premises(state: Path, clock: Clock, layout: PremisesConfig, medium: HanMedium | None, hub: ZigpyHub) -> Premises:
     pki_dir = state / "pki"
     pki = PkiStore.open(pki_dir) if pki_dir.is_dir() else PkiStore.create(pki_dir, now=clock.now() - timedelta(days=1))
     store = Store(state / "premises.sqlite")
-    medium = air if air is not None else HanMedium(clock)
+    medium = medium if medium is not None else HanMedium(clock)  # a real radio, every device real: nothing joins it
     chf = layout.of_type(DeviceType.CHF)[0]
     if store.read().register(chf, PROVISIONED):
         try:

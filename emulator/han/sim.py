@@ -123,6 +123,11 @@ class HanMedium:
         """When a frame from ``eui`` last arrived anywhere on this HAN (None: never)."""
         return self._last_heard.get(EUI64(eui))
 
+    @property
+    def formed(self) -> bool:
+        """Whether a trust centre has formed this network."""
+        return self._trust_centre is not None
+
     def is_joined(self, eui: bytes) -> bool:
         node = self._nodes.get(EUI64(eui))
         return node is not None and node.joined

@@ -51,9 +51,9 @@ def test_a_head_end_command_reaches_the_meter_across_the_radio(hil_hub: tuple[Pa
     assert "0x0027 ECS17b" in out and "mac                   valid" in out and f"originator            {ESME}" in out
 
 
-def test_a_simulated_device_needs_the_simulated_radio(tmp_path: Path, capsys) -> None:
-    assert main(["hil", "run", "--radio", "znp", "--port", "/dev/ttyACM0", "--state", str(tmp_path)]) == 2
-    assert "simulated devices need the simulated radio" in capsys.readouterr().err
+def test_running_on_a_radio_that_is_not_there_says_so(tmp_path: Path, capsys) -> None:
+    assert main(["hil", "run", "--radio", "znp", "--port", "/dev/no-such-dongle", "--state", str(tmp_path)]) == 3
+    assert "cannot reach the znp radio on /dev/no-such-dongle" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(("content", "message"), [

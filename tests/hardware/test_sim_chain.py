@@ -321,3 +321,48 @@ def test_a_failure_to_one_device_is_not_blamed_on_another(tmp_path: Path) -> Non
             hub.premises._tunnel_server.send_gbcs(esme, b"\x03")
 
     run(body, tmp_path)
+
+
+def test_simulated_devices_beside_the_radio_stay_off_the_air_and_a_real_one_joins_it(tmp_path: Path) -> None:
+    """Beside a real radio, simulated devices are on a simulated HAN with the hub; real ones
+    join the radio. Here the simulated radio stands in for the real one, and the test plays
+    the real device on its air."""
+    from emulator.han.transport import HanFrame
+
+    real = EUI64("0011223344556677")
+    config = HilConfig(devices=(HilDevice(DeviceType.ESME), HilDevice(DeviceType.IHD),
+                                HilDevice(DeviceType.HCALCS, simulated=False, eui=real, install_code=SE_INSTALL_CODE)))  # fmt: skip
+
+    async def body(hub: RadioHub) -> None:
+        app, esme = hub.hub.app, device(hub, DeviceType.ESME)
+        assert not hub.air.is_joined(esme) and hub.premises.medium.is_joined(esme)  # beside, not on the air
+        hub.premises.send(read_identity(hub, esme, 3200))
+        [(_, response)] = await answered(hub)
+        assert gbcs.decode(response).originator == esme
+        assert not app.sent  # nothing went on the air for it
+        assert [entry for entry in app.permit_log if entry[0] == "link key"] == [("link key", 254)]  # the real one only
+        # The real device joins the radio with the key its label's install code gives.
+        from hardware.sim_radio import device_descriptor
+
+        heard: list[HanFrame] = []
+        hub.air.describe(real, device_descriptor("HCALCS"))
+        hub.air.attach(real).set_receiver(heard.append)
+        assert hub.air.join(real, SE_LINK_KEY)
+        async with asyncio.timeout(5):
+            while not hub.hub.is_joined(real):
+                await asyncio.sleep(0.01)
+        chf = hub.premises.nodes[hub.premises.chf.eui]
+        chf.send(real, Tunneling, "transfer_data", to_client=True, tunnel_id=1, data=b"\x01")
+        async with asyncio.timeout(5):
+            while not heard:
+                await asyncio.sleep(0.01)
+        assert heard[0].source == hub.premises.chf.eui and [p.cluster_id for p in app.sent] == [TUNNELING]
+
+    async def main() -> None:
+        hub = await RadioHub.start("sim", str(tmp_path / "radio.json"), tmp_path, config, simulate_beside=True)
+        try:
+            await body(hub)
+        finally:
+            await hub.stop()
+
+    asyncio.run(main())
