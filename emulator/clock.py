@@ -71,6 +71,10 @@ class Clock(ABC):
     def call_later(self, delay: timedelta, callback: Callable[[], object]) -> Timer:
         return self.call_at(self.now() + delay, callback)
 
+    def close(self) -> None:  # noqa: B027 — a default, not a duty: most clocks have nothing to cancel
+        """Cancel every pending timer (what they served has stopped). Clocks whose timers run
+        only when told to (``VirtualClock``) have nothing to cancel."""
+
 
 class VirtualClock(Clock):
     """Time that moves only when told to.
@@ -166,11 +170,32 @@ class _LoopClock(Clock):
 
     speed = 1.0
 
+    def __init__(self) -> None:
+        super().__init__()
+        self._pending: dict[int, Timer] = {}  # by sequence, until run: for close()
+        self._closed = False
+
     def call_at(self, due: datetime, callback: Callable[[], object]) -> Timer:
         timer = Timer(utc(due), next(self._sequence), callback)
+        if self._closed:
+            timer.cancel()  # set while stopping: never runs
+            return timer
+        if len(self._pending) >= 1024 and timer.sequence % 1024 == 0:  # cancelled ones never run to leave
+            self._pending = {sequence: kept for sequence, kept in self._pending.items() if not kept.cancelled}
         delay = max((timer.due - self.now()).total_seconds() / self.speed, 0.0)
-        timer.handle = asyncio.get_running_loop().call_later(delay, callback)
+        timer.handle = asyncio.get_running_loop().call_later(delay, self._run, timer)
+        self._pending[timer.sequence] = timer
         return timer
+
+    def _run(self, timer: Timer) -> None:
+        self._pending.pop(timer.sequence, None)
+        timer.callback()
+
+    def close(self) -> None:
+        self._closed = True
+        for timer in list(self._pending.values()):
+            timer.cancel()
+        self._pending.clear()
 
 
 class RealClock(_LoopClock):

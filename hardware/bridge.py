@@ -13,10 +13,12 @@ through ``ControllerApplication.request`` from the Smart Energy endpoint, APS-en
 the device's link key, as ZSE requires.
 
 ``ZigpyHub`` is one radio's share of the hub: it hosts the hub's logical devices (the CHF and
-the GPF share the coordinator, one ZigBee node) and routes what the radio receives to them —
-frames of the clusters the GPF mirrors for the gas meter (Metering, Prepayment) to the GPF, the rest to the CHF — and drops, counting
-why: frames from devices zigpy does not know (not joined through this trust centre), frames a
-Smart Energy network must not accept unsecured, and frames from devices that left.
+the GPF share the coordinator, one ZigBee node) and routes what the radio receives to them:
+the clusters the GPF mirrors for the gas meter (Metering, Prepayment) to the GPF, the rest to
+the CHF. It keeps from the firmware, counting why: frames from devices zigpy does not know
+(not joined through this trust centre; zigpy is left to ask who they are), frames a Smart
+Energy network must not accept unsecured, and frames from devices that left. Beside a real
+radio it can also hold a simulated HAN (``beside``) for simulated devices, off the air.
 
 Joining is the trust centre's: the hub never calls zigpy's ``permit()`` (on bellows it opens
 the network to any joiner); ``admit`` opens it to one device with its install-code link key.

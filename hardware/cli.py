@@ -196,7 +196,7 @@ async def _serve(args: argparse.Namespace, config: object, broker: object) -> in
             runner = asyncio.create_task(link.run())
             record = args.state / "broker.json"  # for `smets-emu send --state`, as `run` leaves it
             announced = asyncio.create_task(announce_broker(link.connected, record, wan))
-            print(f"hub {hub.hub.eui} on the {args.radio} radio at {args.port}: {len(hub.hub.joined())} device(s) joined; "
+            print(f"hub {hub.hub.eui} on the {args.radio} radio at {args.port}: {len(hub.joined())} device(s) joined; "
                   f"WAN on {wan.url}; state in {args.state}", flush=True)  # fmt: skip
             stopping = asyncio.create_task(stop.wait())
             await asyncio.wait({stopping, runner}, return_when=asyncio.FIRST_COMPLETED)
@@ -211,4 +211,7 @@ async def _serve(args: argparse.Namespace, config: object, broker: object) -> in
         await hub.stop()
     dropped = ", ".join(f"{count} {reason}" for reason, count in hub.hub.dropped.items()) or "none"
     print(f"stopped: {link.received} commands received, {link.sent} frames sent; radio frames dropped: {dropped}")
+    if hub.admit_failures:
+        refused = "; ".join(f"{eui}: {why}" for eui, why in hub.admit_failures.items())
+        return fail("hil run", f"the radio would not open the network to {refused}", EXIT_NO_RESPONSE)
     return EXIT_OK

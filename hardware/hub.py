@@ -77,8 +77,10 @@ _LIBRARIES = {
 }
 DEFAULT_CHANNEL = 15
 JOIN_WINDOW = 254  # seconds: the longest a ZDO permit lasts
+# What a radio library raises when the radio fails (zigpy's two families, and the serial port's)
+RADIO_ERRORS = (OSError, zigpy.exceptions.ZigbeeException, zigpy.exceptions.RadioException)
 RESTORE_COUNTER_STEP = 10_000  # zigpy's own step for the network key's counter on a restore
-PROVISIONED = "hil.provisioned"  # CHF register: the premises was made and commissioned whole
+PROVISIONED = "hil.provisioned"  # CHF register: the device list the premises was made from, once made whole
 
 
 class HilError(EmulatorError):
@@ -210,7 +212,7 @@ async def _connected(kind: str, port: str, *, baudrate: int | None, timeout: flo
             yield app
     except TimeoutError:
         raise HilError(f"the {kind} radio on {port} did not answer within {timeout:g} s") from None
-    except (OSError, zigpy.exceptions.ZigbeeException) as error:
+    except RADIO_ERRORS as error:
         raise HilError(f"cannot {doing} the {kind} radio on {port}: {error}") from None
     finally:
         await app.disconnect()
@@ -369,10 +371,9 @@ class RadioHub:
                 hub_eui = probe.ieee
             settings = radio_config(kind, port, hub_eui=hub_eui, channel=config.channel, pan_id=config.pan_id,
                                     network_key=network_key, baudrate=baudrate)  # fmt: skip
-            settings["database_path"] = str(state / "zigpy.sqlite")  # zigpy's devices, known again after a restart
             try:
                 app = await app_class.new(settings, auto_form=True)
-            except (OSError, zigpy.exceptions.ZigbeeException) as error:
+            except RADIO_ERRORS as error:
                 raise HilError(f"cannot start the {kind} radio on {port}: {error}") from None
             try:
                 hub = ZigpyHub(app, require_aps_security=kind != "deconz", clock=clock, beside=medium if beside else None)
@@ -382,7 +383,7 @@ class RadioHub:
                         if device_type in HAN_DEVICES and not (beside and eui in simulated):
                             air.describe(eui, device_descriptor(device_type.name), end_device=device_type is DeviceType.GSME)
                     air.host_alias(layout.of_type(DeviceType.GPF)[0])
-                premises = _premises(state, clock, layout, medium, hub)
+                premises = _premises(state, clock, layout, simulated, medium, hub)
             except BaseException:
                 await app.shutdown()
                 raise
@@ -408,7 +409,7 @@ class RadioHub:
         premises = self.premises
         try:
             await self.hub.app.load_network_info(load_devices=True)  # the radio's key table
-        except (OSError, zigpy.exceptions.ZigbeeException) as error:
+        except RADIO_ERRORS as error:
             raise HilError(f"the {self.kind} radio did not give its key table: {error}") from None
         kept = {key.partner_ieee for key in self.hub.app.state.network_info.key_table}
         log = chf_firmware.device_log(premises.store.read(), premises.chf)
@@ -430,18 +431,27 @@ class RadioHub:
 
     async def _admit_in_turn(self, devices: list[tuple[EUI64, bytes]]) -> None:
         for eui, key in devices:
-            await self._admit(eui, key)
+            if not await self._admit(eui, key):
+                continue
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(JOIN_WINDOW):
                     while not self.hub.is_joined(eui):
                         await asyncio.sleep(0.5)
 
-    async def _admit(self, eui: EUI64, link_key: bytes) -> None:
+    async def _admit(self, eui: EUI64, link_key: bytes) -> bool:
+        """Open the network to ``eui``; a radio that will not is reported (``admit_failures``,
+        and the log), not raised: the windows run in the background."""
         try:
             await self.hub.admit(eui, link_key, seconds=JOIN_WINDOW)
-        except (OSError, zigpy.exceptions.ZigbeeException) as error:
+        except Exception as error:  # noqa: BLE001 — any failure of the radio library is the user's to know
             LOGGER.error("the %s radio would not open the network to %s: %s", self.kind, eui, error)
-            self.admit_failures[eui] = str(error)
+            self.admit_failures[eui] = f"{type(error).__name__}: {error}"
+            return False
+        return True
+
+    def joined(self) -> list[EUI64]:
+        """The premises' devices on the network: simulated ones ``ready``, real ones on the radio."""
+        return [eui for eui, kind in self.premises.config.devices.items() if kind in HAN_DEVICES and self.ready(eui)]
 
     def ready(self, eui: EUI64) -> bool:
         """``eui`` has joined and been interviewed, and, if it is a simulated electricity meter,
@@ -465,9 +475,12 @@ class RadioHub:
         """Shut the radio down (its state saved) and let the state directory go. Simulated
         devices leave the air with the process they belong to (they keep their keys)."""
         try:
+            self.premises.clock.close()  # the firmware's timers: none runs on a closed store
             if self._admitting is not None:
                 self._admitting.cancel()
                 await asyncio.gather(self._admitting, return_exceptions=True)
+            for node in self.premises.nodes.values():
+                node.transport.close()
             await self.hub.app.shutdown()
         finally:
             if self.air is not None:
@@ -500,33 +513,39 @@ def _layout(hub_eui: EUI64, config: HilConfig) -> tuple[PremisesConfig, frozense
     return PremisesConfig(devices, gsme_wake_interval=config.gsme_wake_interval, install_codes=codes), frozenset(simulated)
 
 
-def _same_devices(state: Path, premises: Premises) -> None:
+def _described(layout: PremisesConfig, simulated: frozenset[EUI64]) -> dict[str, list[Any]]:
+    """What the state directory records of the device list: each device's type, whether it is
+    simulated, and a given install code."""
+    return {str(eui): [kind.name, eui in simulated, layout.install_codes[eui].hex() if eui in layout.install_codes else None]
+            for eui, kind in layout.devices.items()}  # fmt: skip
+
+
+def _same_devices(state: Path, recorded: Any, layout: PremisesConfig, simulated: frozenset[EUI64]) -> None:
     """The device list must still describe the premises ``state`` holds: a simulated device's
     EUI-64 comes from its place in the list, so an edited list would load one device as another."""
-    layout = premises.config
-    wrong = [f"{eui} (listed as {kind.name}, held as {premises.devices[eui].identity.device_type.name})"
-             for eui, kind in layout.devices.items() if premises.devices[eui].identity.device_type is not kind]  # fmt: skip
-    logged = {entry.eui for entry in chf_firmware.device_log(premises.store.read(), premises.chf)}
-    listed = {eui for eui, kind in layout.devices.items() if kind in HAN_DEVICES}
-    if wrong or logged != listed:
-        raise ConfigError(f"the device list differs from the premises in {state} (made from an earlier list): "
-                          f"{', '.join(wrong) or 'devices added or removed'}; use the earlier list, or a new --state")  # fmt: skip
+    listed = _described(layout, simulated)
+    if recorded != listed:
+        recorded = recorded if isinstance(recorded, dict) else {}
+        changed = sorted(set(recorded) ^ set(listed) | {eui for eui in set(recorded) & set(listed) if recorded[eui] != listed[eui]})
+        raise ConfigError(f"the device list differs from the premises in {state} (made from an earlier list) for "
+                          f"{', '.join(changed)}; use the earlier list, or a new --state")  # fmt: skip
 
 
-def _premises(state: Path, clock: Clock, layout: PremisesConfig, medium: HanMedium | None, hub: ZigpyHub) -> Premises:
+def _premises(state: Path, clock: Clock, layout: PremisesConfig, simulated: frozenset[EUI64], medium: HanMedium | None,
+              hub: ZigpyHub) -> Premises:  # fmt: skip
     pki_dir = state / "pki"
     pki = PkiStore.open(pki_dir) if pki_dir.is_dir() else PkiStore.create(pki_dir, now=clock.now() - timedelta(days=1))
     store = Store(state / "premises.sqlite")
     medium = medium if medium is not None else HanMedium(clock)  # a real radio, every device real: nothing joins it
     chf = layout.of_type(DeviceType.CHF)[0]
-    if store.read().register(chf, PROVISIONED):
+    recorded = store.read().register(chf, PROVISIONED)
+    if recorded:
         try:
-            premises = Premises.load(store, clock, layout, medium=medium, hub_radio=hub)
-            _same_devices(state, premises)
+            _same_devices(state, recorded, layout, simulated)
+            return Premises.load(store, clock, layout, medium=medium, hub_radio=hub)
         except BaseException:
             store.close()
             raise
-        return premises
     with store.transaction() as tx:
         for eui in layout.devices:
             tx.remove_device(eui)  # what a stopped provisioning left
@@ -537,6 +556,6 @@ def _premises(state: Path, clock: Clock, layout: PremisesConfig, medium: HanMedi
                 chf_firmware.add_to_device_log(tx, premises.chf, eui, int(device_type), layout.install_code_of(eui))
     premises.install_hub()
     with store.transaction() as tx:
-        tx.set_register(chf, PROVISIONED, True)
+        tx.set_register(chf, PROVISIONED, _described(layout, simulated))
     return premises
 

@@ -62,8 +62,9 @@ class HanTransport(Protocol):
 
 class HubRadio(Protocol):
     """A radio carrying the hub's logical devices (the CHF and the GPF) in place of the
-    simulated HAN (``hardware.bridge.ZigpyHub``). The radio formed the network and is its
-    trust centre, so the premises does not form one; the other devices join it over the air."""
+    simulated HAN (``hardware.bridge.ZigpyHub``). The radio formed its network and is its
+    trust centre; the premises' simulated HAN is either that radio's air (the simulated
+    radio's, already formed) or one beside it that the CHF forms as usual."""
 
     def attach(self, eui: bytes) -> HanTransport:
         """The transport of one of the hub's logical devices."""

@@ -132,3 +132,23 @@ def test_cancelled_timers_do_not_pile_up() -> None:
     for _ in range(10_000):
         clock.call_later(timedelta(days=1), lambda: None).cancel()
     assert clock.pending == 0 and len(clock._timers) < 2048  # compacted as they were set
+
+
+def test_a_real_time_clock_closed_runs_none_of_its_timers() -> None:
+    """What a stopped hub needs: nothing it had set runs after, nor what is set while stopping."""
+    from emulator.clock import RealClock
+
+    ran: list[str] = []
+
+    async def main() -> None:
+        clock = RealClock()
+        clock.call_later(timedelta(milliseconds=10), lambda: ran.append("early"))
+        kept = clock.call_later(timedelta(milliseconds=50), lambda: ran.append("pending"))
+        await asyncio.sleep(0.03)
+        clock.close()
+        clock.call_later(timedelta(0), lambda: ran.append("after close"))
+        await asyncio.sleep(0.08)
+        assert kept.cancelled
+
+    asyncio.run(main())
+    assert ran == ["early"]

@@ -110,3 +110,14 @@ def test_the_benchmark_runs_both_ways_and_prints_its_figures(capsys) -> None:
     assert all(figures[key] > 0 for key in ("start_s", "round_trip_ms", "round_trip_baseline_ms", "commands_per_s",
                                              "commands_per_s_baseline"))  # fmt: skip
     assert figures["ratio"] == round(figures["commands_per_s"] / figures["commands_per_s_baseline"], 3)
+
+
+def test_a_radio_failing_at_start_up_is_an_error_and_the_process_ends(tmp_path: Path) -> None:
+    """Past the probe (``--hub-eui``), into zigpy's start-up: a clear error, exit 3, and the
+    process gone at once (a thread left behind would keep it alive)."""
+    radio = tmp_path / "radio.json"
+    radio.write_text('{"metadata": ')
+    process = subprocess.run([*SMETS_EMU, "hil", "run", "--radio", "sim", "--port", str(radio), "--state", str(tmp_path / "s"),
+                              "--hub-eui", "0011223344556677"], capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert process.returncode == 3, process.stderr
+    assert f"cannot start the sim radio on {radio}" in process.stderr and "Traceback" not in process.stderr

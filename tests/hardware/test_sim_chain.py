@@ -330,12 +330,14 @@ def test_simulated_devices_beside_the_radio_stay_off_the_air_and_a_real_one_join
     from emulator.han.transport import HanFrame
 
     real = EUI64("0011223344556677")
-    config = HilConfig(devices=(HilDevice(DeviceType.ESME), HilDevice(DeviceType.IHD),
-                                HilDevice(DeviceType.HCALCS, simulated=False, eui=real, install_code=SE_INSTALL_CODE)))  # fmt: skip
+    config = HilConfig(devices=(HilDevice(DeviceType.ESME), HilDevice(DeviceType.GSME), HilDevice(DeviceType.IHD),
+                                HilDevice(DeviceType.HCALCS, simulated=False, eui=real, install_code=SE_INSTALL_CODE)),
+                       gsme_wake_interval=timedelta(seconds=0.2))  # fmt: skip
 
     async def body(hub: RadioHub) -> None:
-        app, esme = hub.hub.app, device(hub, DeviceType.ESME)
+        app, esme, gsme = hub.hub.app, device(hub, DeviceType.ESME), device(hub, DeviceType.GSME)
         assert not hub.air.is_joined(esme) and hub.premises.medium.is_joined(esme)  # beside, not on the air
+        assert set(hub.joined()) == {esme, gsme, device(hub, DeviceType.IHD)}  # the real one has not joined yet
         hub.premises.send(read_identity(hub, esme, 3200))
         [(_, response)] = await answered(hub)
         assert gbcs.decode(response).originator == esme
@@ -357,6 +359,22 @@ def test_simulated_devices_beside_the_radio_stay_off_the_air_and_a_real_one_join
             while not heard:
                 await asyncio.sleep(0.01)
         assert heard[0].source == hub.premises.chf.eui and [p.cluster_id for p in app.sent] == [TUNNELING]
+        # ... and the hub hears it over the radio: a load switch is no meter, so no tunnel.
+        heard.clear()
+        hub.air._nodes[real].transport.send(HanFrame(real, hub.premises.chf.eui, TUNNELING, encode_command(
+            Tunneling, "request_tunnel", 1, protocol_id=GB_HRGP, manufacturer_code=0xFFFF, flow_control_support=False,
+            maximum_incoming_transfer_size=1500)))  # fmt: skip
+        async with asyncio.timeout(5):
+            while not heard:
+                await asyncio.sleep(0.01)
+        _, name, fields = decode_frame(TUNNELING, heard[0].payload)
+        assert name == "request_tunnel_response" and fields.tunnel_status != 0  # refused: not one of its meters
+        assert real in hub.joined()
+        # The gas meter, asleep beside the radio, still mirrors to the GPF when it wakes.
+        async with asyncio.timeout(5):
+            while not hub.premises.gas_mirror():
+                await asyncio.sleep(0.02)
+        assert not hub.hub.dropped
 
     async def main() -> None:
         hub = await RadioHub.start("sim", str(tmp_path / "radio.json"), tmp_path, config, simulate_beside=True)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from emulator.cli import main
-from gbcs.types import DeviceType
+from gbcs.types import EUI64, DeviceType
 from hardware.hub import HilConfig, HilDevice, RadioHub
 from hardware.sim_radio import COUNTER_SAVE_EVERY
 from tests.hardware.test_sim_chain import answered, device, read_identity
@@ -102,3 +102,13 @@ def test_an_edited_device_list_is_refused_not_loaded_as_other_devices(tmp_path: 
     asyncio.run(_start_and_stop(tmp_path / "r.json", tmp_path / "s", HilConfig.from_toml(first)))
     assert main([*common, "--premises", str(swapped)]) == 2
     assert "the device list differs from the premises" in capsys.readouterr().err
+
+
+def test_a_device_switched_between_simulated_and_real_is_refused(tmp_path: Path) -> None:
+    from emulator.errors import ConfigError
+
+    display = dict(eui=EUI64("0A1B2C3D4E5F6071"), install_code=bytes.fromhex("83FED3407A939723A5C639B26916D505C3B5"))
+    asyncio.run(_start_and_stop(tmp_path / "r.json", tmp_path / "s", HilConfig(devices=(HilDevice(DeviceType.IHD, **display),))))
+    real = HilConfig(devices=(HilDevice(DeviceType.IHD, simulated=False, **display),))
+    with pytest.raises(ConfigError, match="0A1B2C3D4E5F6071"):
+        asyncio.run(_start_and_stop(tmp_path / "r.json", tmp_path / "s", real))
