@@ -153,11 +153,6 @@ class ZigpyHub:
         device = self.app.devices.get(ieee)
         return device is not None and device.is_initialized and ieee not in self._gone
 
-    def joined(self) -> list[EUI64]:
-        """The devices on the radio's network, joined and interviewed (not the hub itself)."""
-        coordinator = self.app.state.node_info.ieee
-        return [gbcs_eui(ieee) for ieee in self.app.devices if ieee != coordinator and self.is_joined(gbcs_eui(ieee))]
-
     # -- zigpy's listener events -----------------------------------------------------------------
 
     def device_joined(self, device: zigpy.device.Device) -> None:
