@@ -15,6 +15,7 @@ import json
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from emulator.cli_args import (
     EXIT_NO_RESPONSE,
@@ -27,6 +28,11 @@ from emulator.cli_args import (
     stop_event,
 )
 from emulator.errors import ConfigError, EmulatorError
+
+if TYPE_CHECKING:
+    from emulator.wan.link import Broker
+
+    from .hub import HilConfig
 
 __all__ = ["add_hil_commands"]
 
@@ -180,7 +186,7 @@ def _run_run(args: argparse.Namespace) -> int:
         return _failed("hil run", error)
 
 
-async def _serve(args: argparse.Namespace, config: object, broker: object) -> int:
+async def _serve(args: argparse.Namespace, config: HilConfig, broker: Broker | None) -> int:
     from emulator.cli_wan import announce_broker, forget_broker, site_broker
     from emulator.wan.link import HubLink, quiet_closed_socket_race
 
@@ -188,10 +194,10 @@ async def _serve(args: argparse.Namespace, config: object, broker: object) -> in
 
     stop = stop_event(args.duration)
     asyncio.get_running_loop().set_exception_handler(quiet_closed_socket_race)
-    hub = await RadioHub.start(args.radio, args.port, args.state, config, hub_eui=args.hub_eui,  # type: ignore[arg-type]
+    hub = await RadioHub.start(args.radio, args.port, args.state, config, hub_eui=args.hub_eui,
                                network_key=args.network_key, baudrate=args.baudrate)  # fmt: skip
     try:
-        async with site_broker(broker) as wan:  # type: ignore[arg-type]
+        async with site_broker(broker) as wan:
             link = HubLink(hub.premises, wan)
             runner = asyncio.create_task(link.run())
             record = args.state / "broker.json"  # for `smets-emu send --state`, as `run` leaves it

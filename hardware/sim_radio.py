@@ -334,9 +334,9 @@ class SimControllerApplication(zigpy.application.ControllerApplication):
         assert self.air is not None
         member = self.air.member(eui)
         if member is None:
-            LOGGER.warning("%s joined the simulated radio with no descriptor; it will fail its interview", eui)
-            member = _Member(zdo_t.SimpleDescriptor(endpoint=SE_ENDPOINT, profile=PROFILE_SMART_ENERGY), False)
-            self.air.describe(eui, member.descriptor)
+            LOGGER.warning("%s joined the simulated radio undescribed: it shows a bare Smart Energy endpoint", eui)
+            self.air.describe(eui, zdo_t.SimpleDescriptor(endpoint=SE_ENDPOINT, profile=PROFILE_SMART_ENERGY, device_type=0,
+                                                          device_version=0, input_clusters=[], output_clusters=[]))  # fmt: skip
             member = self.air.member(eui)
             assert member is not None
         ieee = zigpy_eui(eui)

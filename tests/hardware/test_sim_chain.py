@@ -384,3 +384,19 @@ def test_simulated_devices_beside_the_radio_stay_off_the_air_and_a_real_one_join
             await hub.stop()
 
     asyncio.run(main())
+
+
+def test_a_device_the_air_was_not_told_about_still_passes_its_interview(tmp_path: Path) -> None:
+    """Any zigpy-side joiner: with no descriptor given, it shows a bare Smart Energy endpoint."""
+
+    async def body(hub: RadioHub) -> None:
+        stranger = EUI64("0011223344556688")
+        await hub.hub.admit(stranger, SE_LINK_KEY, seconds=10)
+        hub.air.attach(stranger)
+        assert hub.air.join(stranger, SE_LINK_KEY)
+        async with asyncio.timeout(5):
+            while not hub.hub.is_joined(stranger):
+                await asyncio.sleep(0.01)
+        assert hub.hub.app.devices[zigpy_eui(stranger)].endpoints[SE_ENDPOINT].profile_id == PROFILE_SE
+
+    run(body, tmp_path, HilConfig(devices=(HilDevice(DeviceType.IHD),)))
